@@ -1,0 +1,407 @@
+"""The unit of work: the one write path of gxpml.
+
+Every state change runs as::
+
+    with db.write(actor, "user.create") as uow:   # authorize, then BEGIN (writers queue here)
+        uow.session.add(User(...))                # write
+    # flush: an audit event per changed record is appended to the chain; commit: all or nothing
+
+Events are derived from the ORM flush (``before_flush``), so a record of an :class:`Audited`
+table cannot be inserted or updated without its event: a flush outside a unit of work is
+refused, and so is any INSERT/UPDATE/DELETE statement on an audited table or on the audit
+tables that does not come from such a flush (an engine-level guard). Deleting a GxP record
+is refused: records are retired (tombstoned) with a reason instead.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, event, inspect, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, attributes
+
+from gxpml.audit.chain import GENESIS_HASH, event_hash
+from gxpml.audit.checkpoints import Signer, checkpoint_message
+from gxpml.canonical import canonical_json, format_ts, sha256_hex, utcnow
+from gxpml.errors import (
+    Conflict,
+    GxpmlError,
+    IntegrityError,
+    PermissionDenied,
+    ReasonRequired,
+    StorageError,
+)
+from gxpml.store.engine import WRITE, redact_url
+from gxpml.store.tables import AuditCheckpoint, AuditEvent, AuditHead, Audited, Segment
+
+__all__ = ["ANONYMOUS", "SYSTEM", "Actor", "Database", "UnitOfWork", "record_state", "request_id_var"]
+
+#: The request or session id written into events (set by the REST server per request).
+request_id_var: ContextVar[str | None] = ContextVar("gxpml_request_id", default=None)
+
+_UOW = "gxpml_uow"
+_FLUSHING = "gxpml_flushing"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (through a session or API token) or gxpml itself."""
+
+    id: str
+    username: str
+    name: str
+    roles: frozenset[str] = frozenset()
+    permissions: frozenset[str] = frozenset()
+    token_id: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.id != ANONYMOUS.id
+
+    def can(self, permission: str) -> bool:
+        """Deny by default: true only for a permission one of the actor's roles grants."""
+        if permission == "self":
+            return self.authenticated
+        if "*" in self.permissions or permission in self.permissions:
+            return True
+        domain = permission.split(".", 1)[0]
+        return f"{domain}.*" in self.permissions
+
+
+SYSTEM = Actor(id="system", username="system", name="gxpml system", permissions=frozenset({"*"}))
+ANONYMOUS = Actor(id="anonymous", username="anonymous", name="anonymous")
+
+
+# --------------------------------------------------------------------------- record state
+
+
+def _encode(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return format_ts(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def record_state(model: type[Audited], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The state of a record as its audit events carry it: every column, secrets as digests."""
+    state: dict[str, Any] = {}
+    for column in model.__table__.columns:
+        value = _encode(values[column.key])
+        if column.key in model.__audit_redact__ and value is not None:
+            value = "sha256:" + sha256_hex(str(value))
+        state[column.key] = value
+    return state
+
+
+def _entity_id(obj: Audited) -> str:
+    identity = inspect(obj).mapper.primary_key_from_instance(obj)
+    return "/".join(str(part) for part in identity)
+
+
+def _fill_defaults(obj: Audited) -> None:
+    """Apply Python-side column defaults now, so the event can carry the full state."""
+    for column in obj.__table__.columns:
+        if getattr(obj, column.key) is None and column.default is not None:
+            default = column.default
+            if default.is_callable:  # type: ignore[attr-defined]
+                setattr(obj, column.key, default.arg(None))  # type: ignore[attr-defined]
+            elif default.is_scalar:  # type: ignore[attr-defined]
+                setattr(obj, column.key, default.arg)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- unit of work
+
+
+@dataclass
+class UnitOfWork:
+    """One transaction: the records it changes and the audit events that say so."""
+
+    session: Session
+    actor: Actor
+    action: str
+    reason: str | None
+    request_id: str | None
+    _head_seq: int = 0
+    _head_hash: str = GENESIS_HASH
+    events: list[AuditEvent] = field(default_factory=list)
+
+    def add(self, obj: Audited) -> None:
+        self.session.add(obj)
+
+    def event(
+        self, action: str, *, entity_type: str | None = None, entity_id: str | None = None,
+        new: Mapping[str, Any] | None = None, old: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> AuditEvent:
+        """Append an event that no record change implies (a login, a key rotation, an alert)."""
+        return self._append(
+            action=action, entity_type=entity_type, entity_id=entity_id,
+            old=None if old is None else canonical_json(dict(old)),
+            new=None if new is None else canonical_json(dict(new)),
+            reason=reason if reason is not None else self.reason,
+        )
+
+    def seal_segment(
+        self, kind: str, rows: Iterable[Mapping[str, Any]], *, owner_id: str | None = None,
+    ) -> Segment:
+        """Seal a batch of high-volume rows: one record (and one event) holds their digest."""
+        digest, count = segment_digest(rows)
+        segment = Segment(kind=kind, owner_id=owner_id, count=count, digest=digest)
+        self.session.add(segment)
+        return segment
+
+    def _append(
+        self, *, action: str, entity_type: str | None, entity_id: str | None,
+        old: str | None, new: str | None, reason: str | None,
+    ) -> AuditEvent:
+        fields: dict[str, Any] = dict(
+            seq=self._head_seq + 1, ts=format_ts(utcnow()), actor_id=self.actor.id,
+            actor_name=self.actor.name, action=action, entity_type=entity_type,
+            entity_id=entity_id, old=old, new=new, reason=reason,
+            request_id=self.request_id, prev_hash=self._head_hash,
+        )
+        fields["hash"] = event_hash(**fields)
+        audit_event = AuditEvent(**fields)
+        self.session.add(audit_event)
+        self.events.append(audit_event)
+        self._head_seq, self._head_hash = audit_event.seq, audit_event.hash
+        return audit_event
+
+
+def segment_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
+    """SHA-256 over the canonical JSON lines of ``rows`` (in order) and their count."""
+    import hashlib
+
+    h = hashlib.sha256()
+    count = 0
+    for row in rows:
+        h.update(canonical_json(dict(row)).encode("utf-8"))
+        h.update(b"\n")
+        count += 1
+    return h.hexdigest(), count
+
+
+@event.listens_for(Session, "before_flush")
+def _derive_audit_events(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Turn every change of an audited record into an audit event, in the same flush."""
+    uow: UnitOfWork | None = session.info.get(_UOW)
+    new = [o for o in session.new if isinstance(o, Audited)]
+    dirty = [o for o in session.dirty if isinstance(o, Audited) and session.is_modified(o)]
+    deleted = [o for o in session.deleted if isinstance(o, Audited)]
+    if uow is None:
+        if new or dirty or deleted:
+            raise IntegrityError(
+                "Refusing to change GxP records outside a unit of work: every change must be "
+                "audited. Use Database.write(actor, action) (gxpml's SDK does this for you)."
+            )
+        return
+    session.connection().info[_FLUSHING] = True
+    if deleted:
+        names = ", ".join(f"{o.__audit_entity__} {_entity_id(o)}" for o in deleted)
+        raise Conflict(
+            f"GxP records are never deleted ({names}). Retire the record with a reason instead."
+        )
+    for obj in new:
+        _fill_defaults(obj)
+    for obj in sorted(new, key=lambda o: (o.__audit_entity__, _entity_id(o))):
+        model = type(obj)
+        state = record_state(model, {c.key: getattr(obj, c.key) for c in model.__table__.columns})
+        uow._append(
+            action=uow.action, entity_type=model.__audit_entity__, entity_id=_entity_id(obj),
+            old=None, new=canonical_json(state), reason=uow.reason,
+        )
+    for obj in sorted(dirty, key=lambda o: (o.__audit_entity__, _entity_id(o))):
+        model = type(obj)
+        if not uow.reason:
+            raise ReasonRequired(
+                f"Changing {model.__audit_entity__} {_entity_id(obj)} needs a reason "
+                "(Annex 11 §9): pass reason=... in the SDK or --reason on the CLI."
+            )
+        old_values: dict[str, Any] = {}
+        for column in model.__table__.columns:
+            history = attributes.get_history(obj, column.key)
+            if history.deleted:
+                old_values[column.key] = history.deleted[0]
+        old_state = record_state(model, {**{c.key: getattr(obj, c.key) for c in model.__table__.columns}, **old_values})
+        old = {k: old_state[k] for k in old_values}
+        state = record_state(model, {c.key: getattr(obj, c.key) for c in model.__table__.columns})
+        uow._append(
+            action=uow.action, entity_type=model.__audit_entity__, entity_id=_entity_id(obj),
+            old=canonical_json(old), new=canonical_json(state), reason=uow.reason,
+        )
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _end_flush(session: Session, _ctx: Any) -> None:
+    if _UOW in session.info:
+        session.connection().info[_FLUSHING] = False
+
+
+_DML = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+def _protected_tables() -> frozenset[str]:
+    tables = {cls.__tablename__ for cls in Audited.registry_by_entity.values()}
+    return frozenset(tables | {AuditEvent.__tablename__, AuditCheckpoint.__tablename__})
+
+
+def _install_write_guard(engine: Engine) -> None:
+    """Refuse DML on audited and audit tables unless it comes from a unit of work's flush."""
+    protected = _protected_tables()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _guard(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+        match = _DML.match(statement)
+        if match and match.group(1).lower() in protected and not conn.info.get(_FLUSHING):
+            raise IntegrityError(
+                f"Refusing an unaudited write to {match.group(1)}: GxP records change only "
+                "through a unit of work, which records the audit event."
+            )
+
+
+# --------------------------------------------------------------------------- database
+
+
+class Database:
+    """The metadata store: read sessions, and write units of work that append to the chain."""
+
+    def __init__(
+        self, engine: Engine, *, workspace_id: str, signer: Signer | None,
+        checkpoint_interval: int = 1000,
+    ) -> None:
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.signer = signer
+        self.checkpoint_interval = checkpoint_interval
+        self._write_engine = engine.execution_options(**{WRITE: True})
+        self._lock = threading.Lock()
+        _install_write_guard(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read session; closing it rolls back, and loaded objects stay readable."""
+        try:
+            with Session(self.engine, autoflush=False, expire_on_commit=False) as session:
+                yield session
+        except (OperationalError, DBAPIError) as exc:
+            raise _storage_error(self.engine, exc) from exc
+
+    @contextmanager
+    def write(
+        self, actor: Actor, action: str, *, reason: str | None = None,
+        permission: str | None = None,
+    ) -> Iterator[UnitOfWork]:
+        """Authorize ``actor`` for ``permission`` (default: ``action``), then one transaction."""
+        self.authorize(actor, permission or action)
+        with self.transaction(actor, action, reason=reason) as uow:
+            yield uow
+
+    @contextmanager
+    def transaction(self, actor: Actor, action: str, *, reason: str | None = None) -> Iterator[UnitOfWork]:
+        """One write transaction without an authorization check: for gxpml's own events
+        (logins, denials) and for commands that authorize in their own way first."""
+        try:
+            with Session(self._write_engine, autoflush=False, expire_on_commit=False) as session:
+                with session.begin():
+                    head = session.execute(
+                        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                    ).scalar_one_or_none()
+                    if head is None:
+                        raise StorageError(
+                            "The audit trail has no head row: this database was not initialised "
+                            "by gxpml. Run `gxpml upgrade` or `gxpml init`."
+                        )
+                    uow = UnitOfWork(
+                        session=session, actor=actor, action=action, reason=reason,
+                        request_id=request_id_var.get() or actor.token_id,
+                        _head_seq=head.seq, _head_hash=head.hash,
+                    )
+                    session.info[_UOW] = uow
+                    start = head.seq
+                    yield uow
+                    session.flush()
+                    if uow._head_seq != start:
+                        self._advance_head(session, uow, start)
+                    session.info.pop(_UOW, None)
+        except GxpmlError:
+            raise
+        except (OperationalError, DBAPIError) as exc:
+            raise _storage_error(self.engine, exc) from exc
+        except SQLAlchemyError as exc:
+            raise Conflict(f"The change was refused by the database: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+
+    def _advance_head(self, session: Session, uow: UnitOfWork, start: int) -> None:
+        session.execute(
+            update(AuditHead).where(AuditHead.id == 1).values(seq=uow._head_seq, hash=uow._head_hash)
+        )
+        interval = self.checkpoint_interval
+        if self.signer is not None and interval > 0 and uow._head_seq // interval > start // interval:
+            self.add_checkpoint(session, uow._head_seq, uow._head_hash)
+
+    def add_checkpoint(self, session: Session, seq: int, hash: str) -> AuditCheckpoint:
+        """Sign the chain head at ``seq`` (inside the caller's transaction)."""
+        if self.signer is None:
+            raise IntegrityError("This workspace has no signing key; checkpoints cannot be signed.")
+        ts = format_ts(utcnow())
+        message = checkpoint_message(workspace_id=self.workspace_id, seq=seq, hash=hash, ts=ts)
+        checkpoint = AuditCheckpoint(
+            seq=seq, hash=hash, ts=ts, key_id=self.signer.key_id, signature=self.signer.sign(message)
+        )
+        session.add(checkpoint)
+        session.connection().info[_FLUSHING] = True
+        try:
+            session.flush()
+        finally:
+            session.connection().info[_FLUSHING] = False
+        return checkpoint
+
+    def authorize(self, actor: Actor, permission: str) -> None:
+        """Raise PermissionDenied (and record the denial) unless ``actor`` holds ``permission``."""
+        if actor.can(permission):
+            return
+        self.record_denial(actor, permission)
+        if not actor.authenticated:
+            from gxpml.errors import AuthenticationError
+
+            raise AuthenticationError(
+                f"Not logged in: {permission} needs an authenticated user. Run `gxpml login --user NAME` "
+                "or set GXPML_TOKEN."
+            )
+        roles = ", ".join(sorted(actor.roles)) or "no roles"
+        raise PermissionDenied(
+            f"{actor.username} ({roles}) may not {permission}. Ask an administrator to grant a role "
+            "that allows it (gxpml role grant USER ROLE)."
+        )
+
+    def record_denial(self, actor: Actor, permission: str) -> None:
+        """Every denial is an audit event (21 CFR 11.300(d): report unauthorized attempts)."""
+        with self.transaction(actor, "access.denied") as uow:
+            uow.event(
+                "access.denied", entity_type="user", entity_id=actor.id,
+                new={"permission": permission, "actor": actor.username, "token_id": actor.token_id},
+            )
+
+
+def _storage_error(engine: Engine, exc: Exception) -> StorageError:
+    detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(getattr(exc, "orig", exc)).strip() else type(exc).__name__
+    return StorageError(
+        f"The metadata database {redact_url(str(engine.url))} failed: {detail}. "
+        "Check that it is reachable and not full, then retry."
+    )
