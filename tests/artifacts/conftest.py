@@ -23,9 +23,9 @@ def moto_s3() -> Iterator[tuple[str, dict[str, Any]]]:
     endpoint = f"http://{host}:{port}"
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     bucket = f"gxpml-test-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", **credentials
-    ).create_bucket(Bucket=bucket)
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials).create_bucket(
+        Bucket=bucket
+    )
     storage_options = {
         "key": credentials["aws_access_key_id"],
         "secret": credentials["aws_secret_access_key"],

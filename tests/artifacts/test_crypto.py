@@ -335,9 +335,7 @@ def test_destroying_an_unknown_key_is_not_found(tmp_path: object) -> None:
 
 
 @pytest.mark.parametrize("key_id", ["../current", "mk-XYZ", "mk-0123456789ab.key", ""])
-def test_key_ids_that_could_escape_the_directory_are_refused(
-    tmp_path: object, key_id: str
-) -> None:
+def test_key_ids_that_could_escape_the_directory_are_refused(tmp_path: object, key_id: str) -> None:
     provider = FileKeyProvider.create(os.path.join(str(tmp_path), "keys"))
 
     with pytest.raises(InvalidInput, match="master key id looks like"):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -194,7 +194,12 @@ class StreamDecryptor:
         return True
 
 
-def _read_full(source: BinaryIO | _IterableReader, size: int) -> bytes:
+@runtime_checkable
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes | None: ...
+
+
+def _read_full(source: _Readable, size: int) -> bytes:
     """Read ``size`` bytes, or fewer only at end of input (pipes and sockets return short
     reads before their end)."""
     data = source.read(size)
@@ -227,20 +232,23 @@ class _IterableReader:
                 return bytes(piece)
             self._buffer += piece
         while len(self._buffer) < size:
-            piece = next(self._pieces, None)
-            if piece is None:
+            more = next(self._pieces, None)
+            if more is None:
                 break
-            self._buffer += piece
+            self._buffer += more
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
 
 
-def _as_reader(source: BinaryIO | Iterable[bytes]) -> BinaryIO | _IterableReader:
-    return source if hasattr(source, "read") else _IterableReader(source)  # type: ignore[return-value, arg-type]
+def _as_reader(source: _Readable | Iterable[bytes]) -> _Readable:
+    # Test for read() first: a binary file is also an iterable, of lines.
+    if isinstance(source, _Readable):
+        return source
+    return _IterableReader(source)
 
 
-def iter_blocks(source: BinaryIO | Iterable[bytes], size: int) -> Iterator[tuple[bytes, bool]]:
+def iter_blocks(source: _Readable | Iterable[bytes], size: int) -> Iterator[tuple[bytes, bool]]:
     """Yield ``(block, is_last)`` with every block exactly ``size`` bytes except the last,
     which may be shorter, and is empty only when the input is. One block of look-ahead
     tells the last block apart even when the input length is an exact multiple of ``size``.

@@ -16,6 +16,7 @@ catalog's to remember.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -24,12 +25,12 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Self
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
+import fsspec  # type: ignore[import-untyped]
+from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
 
 from gxpml.artifacts.crypto import (
     DEFAULT_CHUNK_SIZE,
@@ -101,6 +102,7 @@ class ObjectStore:
             raise InvalidInput(f"Cannot open object store {url!r}: {exc}") from exc
         self._root = root.rstrip("/")
         self._local = isinstance(self._fs, LocalFileSystem)
+        self._errors = (OSError,) if self._local else _remote_errors()
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.url!r})"
@@ -113,10 +115,13 @@ class ObjectStore:
         ``objects/`` changes until :meth:`publish`."""
         if isinstance(source, (str, os.PathLike)):
             try:
-                with open(source, "rb") as handle:
-                    return self.put(handle, dek=dek)
+                handle = open(source, "rb")  # noqa: SIM115 - closed by the with below
             except FileNotFoundError as exc:
                 raise NotFound(f"Cannot store {source}: the file does not exist.") from exc
+            except OSError as exc:
+                raise StorageError(f"Cannot read the file to store: {exc}") from exc
+            with handle:
+                return self.put(handle, dek=dek)
         encryptor = None if dek is None else StreamEncryptor(dek, chunk_size=self.chunk_size)
         tmp_path = f"{self._root}/tmp/{uuid.uuid4().hex}"
         hasher = hashlib.sha256()
@@ -130,7 +135,7 @@ class ObjectStore:
                 if encryptor is not None:
                     writer.write(encryptor.header)
                     stored += len(encryptor.header)
-                for block, last in iter_blocks(source, self.chunk_size):
+                for block, last in _read_source(source, self.chunk_size):
                     hasher.update(block)
                     size += len(block)
                     if encryptor is not None:
@@ -139,7 +144,7 @@ class ObjectStore:
                     writer.write(block)
         except BaseException as exc:
             self._remove_quietly(tmp_path)
-            if isinstance(exc, OSError):
+            if isinstance(exc, self._errors):
                 raise StorageError(f"Cannot write to object store {self.url}: {exc}") from exc
             raise
         return StagedObject(hasher.hexdigest(), size, stored, tmp_path)
@@ -164,7 +169,7 @@ class ObjectStore:
                 f"Staged object {staged.tmp_path} for sha256:{staged.digest} no longer "
                 "exists: it was discarded or cleaned up. Put the file again."
             ) from exc
-        except OSError as exc:
+        except self._errors as exc:
             raise StorageError(
                 f"Cannot publish sha256:{staged.digest} in {self.url}: {exc}"
             ) from exc
@@ -188,7 +193,7 @@ class ObjectStore:
             self._fs.rm_file(staged.tmp_path)
         except FileNotFoundError:
             pass
-        except OSError as exc:
+        except self._errors as exc:
             raise StorageError(f"Cannot delete {staged.tmp_path}: {exc}") from exc
 
     def remove(self, digest: str, *, missing_ok: bool = False) -> None:
@@ -199,7 +204,7 @@ class ObjectStore:
         except FileNotFoundError as exc:
             if not missing_ok:
                 raise self._not_found(digest) from exc
-        except OSError as exc:
+        except self._errors as exc:
             raise StorageError(f"Cannot delete sha256:{digest} in {self.url}: {exc}") from exc
 
     # -- inspecting ---------------------------------------------------------------------
@@ -211,7 +216,7 @@ class ObjectStore:
         self._fs.invalidate_cache(path)  # another process may have written since
         try:
             return bool(self._fs.isfile(path))
-        except OSError as exc:
+        except self._errors as exc:
             raise StorageError(f"Cannot reach object store {self.url}: {exc}") from exc
 
     def stored_size(self, digest: str) -> int:
@@ -223,7 +228,7 @@ class ObjectStore:
             return int(self._fs.size(path))
         except FileNotFoundError as exc:
             raise self._not_found(digest) from exc
-        except OSError as exc:
+        except self._errors as exc:
             raise StorageError(f"Cannot reach object store {self.url}: {exc}") from exc
 
     def iter_digests(self) -> Iterator[str]:
@@ -248,7 +253,7 @@ class ObjectStore:
             return sorted(self._fs.ls(path, detail=detail), key=lambda i: i["name"])
         except FileNotFoundError:
             return []
-        except OSError as exc:
+        except self._errors as exc:
             raise StorageError(f"Cannot list object store {self.url}: {exc}") from exc
 
     # -- reading ------------------------------------------------------------------------
@@ -286,7 +291,7 @@ class ObjectStore:
             raise self._corrupt(digest, f"decryption failed ({exc})") from exc
         except FileNotFoundError as exc:
             raise self._not_found(digest) from exc
-        except OSError as exc:
+        except self._errors as exc:
             raise StorageError(f"Cannot read sha256:{digest} from {self.url}: {exc}") from exc
         if hasher.hexdigest() != digest:
             raise self._corrupt(digest, f"its content hashes to sha256:{hasher.hexdigest()}")
@@ -297,7 +302,7 @@ class ObjectStore:
         """
         chunks = self.open(digest, dek=dek)
         dest = Path(dest)
-        temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        temp = dest
         try:
             with open(temp, "xb") as out:
                 with _WriteBehind(out) as writer:
@@ -336,8 +341,16 @@ class ObjectStore:
     def _remove_quietly(self, path: str) -> None:
         try:
             self._fs.rm_file(path)
-        except OSError:
+        except self._errors:
             pass  # the caller is already failing; the temp shows up in iter_temps()
+
+
+def _read_source(source: BinaryIO, chunk_size: int) -> Iterator[tuple[bytes, bool]]:
+    # Told apart from the store's own OSErrors, which put() reports as write failures.
+    try:
+        yield from iter_blocks(source, chunk_size)
+    except OSError as exc:
+        raise StorageError(f"Cannot read the file to store: {exc}") from exc
 
 
 class _WriteBehind:
@@ -359,7 +372,7 @@ class _WriteBehind:
         if len(self._pending) >= self._depth:
             self._pending.popleft().result()  # re-raises the writer's error here
 
-    def __enter__(self) -> _WriteBehind:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -371,11 +384,28 @@ class _WriteBehind:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+@functools.cache
+def _remote_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a remote filesystem may raise for a failed call: s3fs translates most
+    S3 errors to OSError, but connection failures surface as botocore exceptions."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from botocore.exceptions import (  # type: ignore[import-untyped]
+            BotoCoreError,
+            ClientError,
+        )
+    except ImportError:
+        pass
+    else:
+        errors += [BotoCoreError, ClientError]
+    return tuple(errors)
+
+
 def _modified(info: dict[str, Any]) -> datetime:
     value = info.get("mtime", info.get("LastModified", info.get("created")))
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(float(value or 0), tz=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(float(value or 0), tz=UTC)
 
 
 def _fsync_directory(directory: str) -> None:

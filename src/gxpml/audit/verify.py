@@ -36,6 +36,9 @@ SEGMENT_SOURCES: dict[str, Callable[[Connection, str], Iterable[Mapping[str, Any
 
 MAX_PROBLEMS = 100
 
+#: Checks of the chain itself; record and segment checks name records, not a failing event.
+CHAIN_CHECKS = frozenset({"sequence", "link", "hash", "checkpoint", "head"})
+
 
 def register_segment_source(kind: str, loader: Callable[[Connection, str], Iterable[Mapping[str, Any]]]) -> None:
     """Tell verify how to re-read the rows of segments of ``kind``, in sealing order."""
@@ -70,8 +73,8 @@ class VerifyReport:
 
     @property
     def first_failure(self) -> int | None:
-        """The lowest failing sequence number (None when nothing failed or no seq applies)."""
-        seqs = [p.seq for p in self.problems if p.seq is not None]
+        """The lowest sequence number at which the chain itself fails (None if it holds)."""
+        seqs = [p.seq for p in self.problems if p.seq is not None and p.check in CHAIN_CHECKS]
         return min(seqs) if seqs else None
 
     def add(self, check: str, message: str, seq: int | None = None) -> None:
@@ -162,9 +165,17 @@ def verify_database(conn: Connection, *, workspace_id: str, public_key_hex: str)
         for row in conn.execute(select(AuditCheckpoint.__table__))
     }
     latest: dict[tuple[str, str], tuple[int, str | None]] = {}
+    # An event carries a record's state when its ``new`` holds exactly the record's columns
+    # (other events about a record, such as a denied login, carry other keys). Canonical JSON
+    # sorts keys, so a cheap prefix test picks candidates; the key set is checked on compare.
+    prefixes = {
+        entity: '{"' + min(c.key for c in model.__table__.columns) + '":'
+        for entity, model in Audited.registry_by_entity.items()
+    }
 
     def remember(row: tuple[Any, ...]) -> None:
-        if row[5] is not None and row[6] is not None and row[8] is not None:
+        prefix = prefixes.get(row[5])
+        if prefix is not None and row[6] is not None and row[8] is not None and row[8].startswith(prefix):
             latest[(row[5], row[6])] = (row[0], row[8])
 
     verify_events(

@@ -1,0 +1,55 @@
+"""``gxpml login``, ``logout``, ``whoami``: the session stored for this machine."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gxpml.cli.app import JsonOption, echo, open_anonymous, open_workspace, print_fields, print_json, secret
+from gxpml.errors import AuthenticationError
+
+app = typer.Typer()
+
+
+@app.command()
+def login(user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")]) -> None:
+    """Log in and keep the session for later commands (password: $GXPML_PASSWORD, else prompted)."""
+    password = secret(f"Password for {user}")
+    ws = open_anonymous()
+    ws.login(user, password, remember=True)
+    echo(
+        f"Logged in as {ws.actor.username} ({ws.actor.name}). The session ends after "
+        f"{ws.settings.security.session_timeout_minutes} minutes without activity."
+    )
+
+
+@app.command()
+def logout() -> None:
+    """End the stored session: its token is revoked and forgotten."""
+    try:
+        ws = open_workspace()
+    except AuthenticationError:
+        # An ended or revoked session cannot be revoked again, but must still be forgotten.
+        ws = open_anonymous()
+    who = ws.actor.username if ws.actor.authenticated else None
+    ws.logout()
+    echo(f"Logged out {who}." if who else "No session was active; nothing to end.")
+
+
+@app.command()
+def whoami(as_json: JsonOption = False) -> None:
+    """Who the commands act as (exit 6 when nobody is logged in)."""
+    ws = open_workspace()
+    actor = ws.actor
+    if not actor.authenticated:
+        raise AuthenticationError("Not logged in. Run `gxpml login --user NAME`, or set GXPML_TOKEN to an API token.")
+    data = {
+        "id": actor.id, "username": actor.username, "name": actor.name, "roles": sorted(actor.roles),
+        "permissions": sorted(actor.permissions), "token_id": actor.token_id,
+        "workspace_id": ws.settings.workspace_id, "workspace": str(ws.settings.home),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        print_fields(data)

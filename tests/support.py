@@ -1,0 +1,67 @@
+"""Constants and helpers shared by tests (import as ``from support import ...``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gxpml.workspace import Workspace
+
+PG_ADMIN_URL = os.environ.get("GXPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+#: Cheap argon2 so the suite does not spend minutes hashing; the policy is otherwise default.
+FAST_SECURITY = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
+ADMIN_PASSWORD = "root passphrase 2026"
+PASSWORD = "a long enough passphrase"
+
+
+
+def new_pg_schema(pg_database: str) -> str:
+    """A new empty schema in the session database; returns a URL whose search_path is it."""
+    schema = f"ws_{secrets.token_hex(6)}"
+    engine = create_engine(pg_database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return make_url(pg_database).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+def make_workspace(path: Path, database_url: str | None, **kwargs: Any) -> Workspace:
+    return Workspace.init(
+        path, admin="admin", admin_name="Ada Admin", password=ADMIN_PASSWORD,
+        database_url=database_url, security={**FAST_SECURITY, **kwargs.pop("security", {})}, **kwargs,
+    )
+
+
+def raw_execute(ws: Workspace, *statements: str) -> None:
+    """Run SQL on a raw driver connection, bypassing gxpml entirely (a malicious DBA)."""
+    if ws._db.dialect == "sqlite":
+        conn = sqlite3.connect(ws.settings.database_url.removeprefix("sqlite:///"))
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+    else:
+        raw = ws._db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            for statement in statements:
+                cursor.execute(statement)
+            raw.commit()
+        finally:
+            raw.close()
+
+
+def drop_append_only(ws: Workspace) -> list[str]:
+    """The statements that remove the audit tables' append-only triggers."""
+    if ws._db.dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {t}_no_{v}" for t in ("audit_events", "audit_checkpoints") for v in ("update", "delete")]
+    return [f"ALTER TABLE {t} DISABLE TRIGGER USER" for t in ("audit_events", "audit_checkpoints")]
