@@ -302,7 +302,7 @@ class ObjectStore:
         """
         chunks = self.open(digest, dek=dek)
         dest = Path(dest)
-        temp = dest
+        temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         try:
             with open(temp, "xb") as out:
                 with _WriteBehind(out) as writer:

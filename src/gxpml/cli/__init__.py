@@ -1,1 +1,20 @@
-def main() -> None: ...
+"""The ``gxpml`` command line: a thin adapter over the SDK (see :mod:`gxpml.cli.app`).
+
+Command names and options are an interface scripts rely on; change them only with care.
+"""
+
+from __future__ import annotations
+
+from gxpml.cli import artifacts, audit, sessions, tokens, users, workspaces
+from gxpml.cli.app import app, main
+
+__all__ = ["app", "main"]
+
+app.add_typer(workspaces.app)  # init, upgrade
+app.add_typer(sessions.app)  # login, logout, whoami
+app.add_typer(users.user_app, name="user")
+app.add_typer(users.role_app, name="role")
+app.add_typer(tokens.app, name="token")
+app.add_typer(audit.app, name="audit")
+app.add_typer(artifacts.artifacts_app, name="artifacts")
+app.add_typer(artifacts.keys_app, name="keys")

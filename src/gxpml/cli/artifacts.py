@@ -1,0 +1,110 @@
+"""``gxpml artifacts ...`` and ``gxpml keys ...``: the content-addressed store and its keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gxpml.cli.app import (
+    JsonOption,
+    ReasonOption,
+    echo,
+    hint,
+    open_workspace,
+    print_fields,
+    print_json,
+    print_table,
+    progress_bar,
+)
+from gxpml.errors import IntegrityError
+
+artifacts_app = typer.Typer(help="Store, fetch, list and verify artifacts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Show and rotate the master key that wraps artifact keys.", no_args_is_help=True)
+
+
+@artifacts_app.command("put")
+def put(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="File to store.")],
+    name: Annotated[str | None, typer.Option(help="A name to remember it by (default: none).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Store a file; prints its digest, which names it from now on."""
+    info = open_workspace().artifacts.put(file, name=name)
+    if as_json:
+        print_json(info.to_dict())
+    else:
+        echo(info.digest)  # alone on stdout, so that DIGEST=$(gxpml artifacts put ...) works
+        hint(f"Stored {file} ({info.size} bytes{', encrypted' if info.encrypted else ''}).")
+
+
+@artifacts_app.command("get")
+def get(digest: str, out: Annotated[Path, typer.Argument(help="File to write.")]) -> None:
+    """Write an artifact's content to a file, checking its digest on the way."""
+    path = open_workspace().artifacts.get(digest, out)
+    echo(f"Wrote {digest} to {path}.")
+
+
+@artifacts_app.command("verify")
+def verify(digest: str) -> None:
+    """Re-read an artifact and check its digest (exit 8 if it does not match)."""
+    open_workspace().artifacts.verify(digest)
+    echo(f"{digest} verifies.")
+
+
+@artifacts_app.command("list")
+def list_artifacts(as_json: JsonOption = False) -> None:
+    """List the artifacts in the catalog."""
+    items = open_workspace().artifacts.list()
+    if as_json:
+        print_json([a.to_dict() for a in items])
+    else:
+        print_table(
+            ["digest", "name", "size", "encrypted", "created"],
+            [(a.digest, a.name, a.size, a.encrypted, a.created_at) for a in items],
+        )
+
+
+@artifacts_app.command("fsck")
+def fsck(
+    remove_orphans: Annotated[bool, typer.Option(help="Delete stored objects that no catalog entry names.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every artifact against the catalog (exit 8 when problems are found)."""
+    ws = open_workspace()
+    if as_json:
+        report = ws.artifacts.fsck(remove_orphans=remove_orphans)
+        print_json(report.to_dict())
+    else:
+        with progress_bar("Checking artifacts") as progress:
+            report = ws.artifacts.fsck(remove_orphans=remove_orphans, progress=progress)
+        if report.problems:
+            print_table(["problem"], [(p,) for p in report.problems])
+        if report.orphans:
+            print_table(["orphan"], [(o,) for o in report.orphans],
+                        title="Removed orphans" if remove_orphans else "Orphans (remove with --remove-orphans)")
+        echo(f"Checked {report.checked} artifacts: {len(report.problems)} problem(s), {len(report.orphans)} orphan(s).")
+    if not report.ok:
+        raise IntegrityError(
+            f"fsck found {len(report.problems)} problem(s) in the artifact store. "
+            "Restore the damaged objects from a backup, then run `gxpml artifacts fsck` again."
+        )
+
+
+@keys_app.command("rotate")
+def rotate(reason: ReasonOption) -> None:
+    """Make a new master key current and re-wrap every artifact key with it."""
+    result = open_workspace().keys.rotate(reason=reason)
+    echo(f"Rotated the master key from {result['old_key_id']} to {result['new_key_id']}; "
+         f"re-wrapped {result['rewrapped']} artifact key(s).")
+
+
+@keys_app.command("show")
+def show(as_json: JsonOption = False) -> None:
+    """Show the current master key (its id, never the key)."""
+    keys = open_workspace().keys.show()
+    if as_json:
+        print_json(keys)
+    else:
+        print_fields(keys)

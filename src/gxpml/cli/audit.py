@@ -1,0 +1,103 @@
+"""``gxpml audit ...``: read, verify, export and checkpoint the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gxpml.audit.trail import AuditTrail
+from gxpml.audit.verify import VerifyReport
+from gxpml.cli.app import JsonOption, echo, open_workspace, print_json, print_table, timestamp
+from gxpml.errors import AuditChainBroken
+
+app = typer.Typer(help="Read, verify, export and checkpoint the audit trail.", no_args_is_help=True)
+
+_Since = Annotated[dt.datetime | None, typer.Option(
+    parser=timestamp, metavar="TS", help="Events at or after this time (ISO-8601; UTC unless an offset is given).",
+)]
+_Until = Annotated[dt.datetime | None, typer.Option(
+    parser=timestamp, metavar="TS", help="Events at or before this time.",
+)]
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"  # header, events, checkpoints and a signed manifest in one file
+    csv = "csv"  # the events as a table; the signed manifest in FILE.manifest.json
+
+
+@app.command("log")
+def log(
+    actor: Annotated[str | None, typer.Option(help="User name or actor id.")] = None,
+    entity: Annotated[str | None, typer.Option(metavar="TYPE[:ID]", help="Entity type, or type:id.")] = None,
+    action: Annotated[str | None, typer.Option(help="Action, e.g. user.create; a trailing * matches a prefix.")] = None,
+    since: _Since = None,
+    until: _Until = None,
+    limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Show audit events, oldest first."""
+    events = open_workspace().audit.log(actor=actor, entity=entity, action=action, since=since, until=until, limit=limit)
+    if as_json:
+        print_json([e.to_dict() for e in events])
+    else:
+        print_table(
+            ["seq", "time", "actor", "action", "entity", "reason"],
+            [(e.seq, e.ts, e.actor_name, e.action,
+              ":".join(part for part in (e.entity_type, e.entity_id) if part), e.reason) for e in events],
+        )
+
+
+@app.command("verify")
+def verify(
+    file: Annotated[Path | None, typer.Option(
+        "--file", metavar="EXPORT", help="Verify an export offline instead (no workspace needed).",
+    )] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute every hash and signature; exit 8 and name the first failing event if any fails."""
+    report = AuditTrail.verify_file(file) if file else open_workspace().audit.verify()
+    if as_json:
+        print_json(report.to_dict())
+    elif report.problems:
+        print_table(["seq", "check", "problem"], [(p.seq, p.check, p.message) for p in report.problems])
+    else:
+        echo(_summary(report, "export" if file else "trail"))
+    if not report.ok:
+        first = report.first_failure
+        raise AuditChainBroken(
+            f"The audit {'export' if file else 'trail'} failed verification with {len(report.problems)} problem(s); "
+            + (f"the first failing event is {first}." if first is not None else "no single event is to blame.")
+            + " Treat the records as suspect and investigate before relying on them.",
+            sequence=first,
+        )
+
+
+def _summary(report: VerifyReport, what: str) -> str:
+    counts = f"{report.events} events, {report.checkpoints} signed checkpoints"
+    if what == "trail":
+        counts += f", {report.records} records, {report.segments} sealed segments"
+    return f"The audit {what} verifies: {counts}; head event {report.head_seq} ({report.head_hash[:16]}…)."
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Argument(help="File to write.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.jsonl,
+    since: _Since = None,
+    until: _Until = None,
+) -> None:
+    """Export events with what is needed to verify them offline (gxpml audit verify --file)."""
+    manifest = open_workspace().audit.export(out, fmt=fmt.value, since=since, until=until)
+    span = f" ({manifest['first_seq']}..{manifest['last_seq']})" if manifest["count"] else ""
+    echo(f"Exported {manifest['count']} events{span} to {out}. Verify it with: gxpml audit verify --file {out}")
+
+
+@app.command("checkpoint")
+def checkpoint() -> None:
+    """Sign the current head of the chain now."""
+    seq = open_workspace().audit.checkpoint()
+    echo(f"Signed a checkpoint at event {seq}.")
