@@ -1,1 +1,50 @@
-"""gxpml."""
+"""gxpml: machine learning for regulated (GxP) settings.
+
+The public SDK is what this module exports; everything else is importable but not promised.
+
+    import gxpml
+    ws = gxpml.Workspace.open("lab", user="alice", password=...)
+"""
+
+from __future__ import annotations
+
+from gxpml.errors import (
+    AccountLocked,
+    AuditChainBroken,
+    AuthenticationError,
+    ConfigError,
+    Conflict,
+    GxpmlError,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PasswordExpired,
+    PasswordPolicyError,
+    PermissionDenied,
+    ReasonRequired,
+    StorageError,
+    TokenExpired,
+)
+from gxpml.workspace import Workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccountLocked",
+    "AuditChainBroken",
+    "AuthenticationError",
+    "ConfigError",
+    "Conflict",
+    "GxpmlError",
+    "IntegrityError",
+    "InvalidInput",
+    "NotFound",
+    "PasswordExpired",
+    "PasswordPolicyError",
+    "PermissionDenied",
+    "ReasonRequired",
+    "StorageError",
+    "TokenExpired",
+    "Workspace",
+    "__version__",
+]

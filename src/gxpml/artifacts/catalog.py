@@ -259,7 +259,7 @@ class Keys:
         ws = self._ws
         ws._db.authorize(ws.actor, "audit.read")
         with ws._db.read() as session:
-            counts = dict(session.execute(select(ArtifactKey.key_id, func.count()).group_by(ArtifactKey.key_id)).tuples().all())
+            counts = {k: n for k, n in session.execute(select(ArtifactKey.key_id, func.count()).group_by(ArtifactKey.key_id))}
         return {
             "master_key_id": self._provider.current_key_id(),
             "data_keys_by_master_key": counts,

@@ -24,7 +24,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -178,22 +177,22 @@ class _Options:
     workspace: Path | None
 
 
-def workspace_path() -> Path | None:
+def workspace_path(ctx: typer.Context) -> Path | None:
     """The folder ``--workspace`` names; ``None`` lets the SDK choose (GXPML_HOME, ./.gxpml)."""
-    options = click.get_current_context().find_object(_Options)
+    options = ctx.find_object(_Options)
     return options.workspace if options else None
 
 
-def open_workspace() -> Workspace:
+def open_workspace(ctx: typer.Context) -> Workspace:
     """The workspace, opened as ``GXPML_TOKEN`` or the stored session; closed when the command ends."""
-    return click.get_current_context().with_resource(Workspace.open(workspace_path()))
+    return ctx.with_resource(Workspace.open(workspace_path(ctx)))
 
 
-def open_anonymous() -> Workspace:
+def open_anonymous(ctx: typer.Context) -> Workspace:
     """The workspace opened with no credentials, for the commands that bring their own
     (login, changing one's own password). Unlike :meth:`Workspace.open` it ignores an ended
     stored session, which would otherwise refuse the very login that replaces it."""
-    return click.get_current_context().with_resource(Workspace(load_settings(workspace_path())))
+    return ctx.with_resource(Workspace(load_settings(workspace_path(ctx))))
 
 
 # --------------------------------------------------------------------------- the app
@@ -202,7 +201,7 @@ def open_anonymous() -> Workspace:
 class _Group(TyperGroup):
     """The root group: every GxpmlError raised below it becomes a message and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except GxpmlError as exc:

@@ -26,12 +26,13 @@ keys_app = typer.Typer(help="Show and rotate the master key that wraps artifact 
 
 @artifacts_app.command("put")
 def put(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="File to store.")],
     name: Annotated[str | None, typer.Option(help="A name to remember it by (default: none).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store a file; prints its digest, which names it from now on."""
-    info = open_workspace().artifacts.put(file, name=name)
+    info = open_workspace(ctx).artifacts.put(file, name=name)
     if as_json:
         print_json(info.to_dict())
     else:
@@ -40,23 +41,23 @@ def put(
 
 
 @artifacts_app.command("get")
-def get(digest: str, out: Annotated[Path, typer.Argument(help="File to write.")]) -> None:
+def get(ctx: typer.Context, digest: str, out: Annotated[Path, typer.Argument(help="File to write.")]) -> None:
     """Write an artifact's content to a file, checking its digest on the way."""
-    path = open_workspace().artifacts.get(digest, out)
+    path = open_workspace(ctx).artifacts.get(digest, out)
     echo(f"Wrote {digest} to {path}.")
 
 
 @artifacts_app.command("verify")
-def verify(digest: str) -> None:
+def verify(ctx: typer.Context, digest: str) -> None:
     """Re-read an artifact and check its digest (exit 8 if it does not match)."""
-    open_workspace().artifacts.verify(digest)
+    open_workspace(ctx).artifacts.verify(digest)
     echo(f"{digest} verifies.")
 
 
 @artifacts_app.command("list")
-def list_artifacts(as_json: JsonOption = False) -> None:
+def list_artifacts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the artifacts in the catalog."""
-    items = open_workspace().artifacts.list()
+    items = open_workspace(ctx).artifacts.list()
     if as_json:
         print_json([a.to_dict() for a in items])
     else:
@@ -68,11 +69,12 @@ def list_artifacts(as_json: JsonOption = False) -> None:
 
 @artifacts_app.command("fsck")
 def fsck(
+    ctx: typer.Context,
     remove_orphans: Annotated[bool, typer.Option(help="Delete stored objects that no catalog entry names.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Check every artifact against the catalog (exit 8 when problems are found)."""
-    ws = open_workspace()
+    ws = open_workspace(ctx)
     if as_json:
         report = ws.artifacts.fsck(remove_orphans=remove_orphans)
         print_json(report.to_dict())
@@ -93,17 +95,17 @@ def fsck(
 
 
 @keys_app.command("rotate")
-def rotate(reason: ReasonOption) -> None:
+def rotate(ctx: typer.Context, reason: ReasonOption) -> None:
     """Make a new master key current and re-wrap every artifact key with it."""
-    result = open_workspace().keys.rotate(reason=reason)
+    result = open_workspace(ctx).keys.rotate(reason=reason)
     echo(f"Rotated the master key from {result['old_key_id']} to {result['new_key_id']}; "
          f"re-wrapped {result['rewrapped']} artifact key(s).")
 
 
 @keys_app.command("show")
-def show(as_json: JsonOption = False) -> None:
+def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the current master key (its id, never the key)."""
-    keys = open_workspace().keys.show()
+    keys = open_workspace(ctx).keys.show()
     if as_json:
         print_json(keys)
     else:

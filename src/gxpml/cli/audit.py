@@ -31,6 +31,7 @@ class ExportFormat(StrEnum):
 
 @app.command("log")
 def log(
+    ctx: typer.Context,
     actor: Annotated[str | None, typer.Option(help="User name or actor id.")] = None,
     entity: Annotated[str | None, typer.Option(metavar="TYPE[:ID]", help="Entity type, or type:id.")] = None,
     action: Annotated[str | None, typer.Option(help="Action, e.g. user.create; a trailing * matches a prefix.")] = None,
@@ -40,7 +41,7 @@ def log(
     as_json: JsonOption = False,
 ) -> None:
     """Show audit events, oldest first."""
-    events = open_workspace().audit.log(actor=actor, entity=entity, action=action, since=since, until=until, limit=limit)
+    events = open_workspace(ctx).audit.log(actor=actor, entity=entity, action=action, since=since, until=until, limit=limit)
     if as_json:
         print_json([e.to_dict() for e in events])
     else:
@@ -53,13 +54,14 @@ def log(
 
 @app.command("verify")
 def verify(
+    ctx: typer.Context,
     file: Annotated[Path | None, typer.Option(
         "--file", metavar="EXPORT", help="Verify an export offline instead (no workspace needed).",
     )] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every hash and signature; exit 8 and name the first failing event if any fails."""
-    report = AuditTrail.verify_file(file) if file else open_workspace().audit.verify()
+    report = AuditTrail.verify_file(file) if file else open_workspace(ctx).audit.verify()
     if as_json:
         print_json(report.to_dict())
     elif report.problems:
@@ -85,19 +87,20 @@ def _summary(report: VerifyReport, what: str) -> str:
 
 @app.command("export")
 def export(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Argument(help="File to write.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.jsonl,
     since: _Since = None,
     until: _Until = None,
 ) -> None:
     """Export events with what is needed to verify them offline (gxpml audit verify --file)."""
-    manifest = open_workspace().audit.export(out, fmt=fmt.value, since=since, until=until)
+    manifest = open_workspace(ctx).audit.export(out, fmt=fmt.value, since=since, until=until)
     span = f" ({manifest['first_seq']}..{manifest['last_seq']})" if manifest["count"] else ""
     echo(f"Exported {manifest['count']} events{span} to {out}. Verify it with: gxpml audit verify --file {out}")
 
 
 @app.command("checkpoint")
-def checkpoint() -> None:
+def checkpoint(ctx: typer.Context) -> None:
     """Sign the current head of the chain now."""
-    seq = open_workspace().audit.checkpoint()
+    seq = open_workspace(ctx).audit.checkpoint()
     echo(f"Signed a checkpoint at event {seq}.")

@@ -13,10 +13,10 @@ app = typer.Typer()
 
 
 @app.command()
-def login(user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")]) -> None:
+def login(ctx: typer.Context, user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")]) -> None:
     """Log in and keep the session for later commands (password: $GXPML_PASSWORD, else prompted)."""
     password = secret(f"Password for {user}")
-    ws = open_anonymous()
+    ws = open_anonymous(ctx)
     ws.login(user, password, remember=True)
     echo(
         f"Logged in as {ws.actor.username} ({ws.actor.name}). The session ends after "
@@ -25,22 +25,22 @@ def login(user: Annotated[str, typer.Option("--user", "-u", help="Your user name
 
 
 @app.command()
-def logout() -> None:
+def logout(ctx: typer.Context) -> None:
     """End the stored session: its token is revoked and forgotten."""
     try:
-        ws = open_workspace()
+        ws = open_workspace(ctx)
     except AuthenticationError:
         # An ended or revoked session cannot be revoked again, but must still be forgotten.
-        ws = open_anonymous()
+        ws = open_anonymous(ctx)
     who = ws.actor.username if ws.actor.authenticated else None
     ws.logout()
     echo(f"Logged out {who}." if who else "No session was active; nothing to end.")
 
 
 @app.command()
-def whoami(as_json: JsonOption = False) -> None:
+def whoami(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Who the commands act as (exit 6 when nobody is logged in)."""
-    ws = open_workspace()
+    ws = open_workspace(ctx)
     actor = ws.actor
     if not actor.authenticated:
         raise AuthenticationError("Not logged in. Run `gxpml login --user NAME`, or set GXPML_TOKEN to an API token.")

@@ -13,6 +13,7 @@ app = typer.Typer(help="Create, list and revoke API and service tokens.", no_arg
 
 @app.command("create")
 def create(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. ci-pipeline.")],
     role: Annotated[list[str] | None, typer.Option(
         "--role", help="Limit the token to this role (repeatable; default: every role of its user).",
@@ -23,7 +24,7 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once: only its hash is kept."""
-    info, text = open_workspace().tokens.create(
+    info, text = open_workspace(ctx).tokens.create(
         name, roles=role, expires_days=expires_days, username=user, kind="service" if service else "api",
     )
     if as_json:
@@ -36,11 +37,12 @@ def create(
 
 @app.command("list")
 def list_tokens(
+    ctx: typer.Context,
     user: Annotated[str | None, typer.Option(help="Another user's tokens (administrators).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List your tokens (or another user's): ids and dates, never the secrets."""
-    tokens = open_workspace().tokens.list(user)
+    tokens = open_workspace(ctx).tokens.list(user)
     if as_json:
         print_json([t.to_dict() for t in tokens])
     else:
@@ -52,7 +54,7 @@ def list_tokens(
 
 
 @app.command("revoke")
-def revoke(token_id: Annotated[str, typer.Argument(help="The token id (tok_...), not the token.")], reason: ReasonOption) -> None:
+def revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="The token id (tok_...), not the token.")], reason: ReasonOption) -> None:
     """Revoke a token at once (a lost token, a leaving colleague)."""
-    open_workspace().tokens.revoke(token_id, reason=reason)
+    open_workspace(ctx).tokens.revoke(token_id, reason=reason)
     echo(f"Revoked token {token_id}.")

@@ -37,22 +37,23 @@ def _show(user: UserInfo) -> None:
 
 @user_app.command("add")
 def add(
+    ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Unique user name; never reused.")],
     name: Annotated[str, typer.Option("--name", help="Printed name (shown on signatures).")],
     email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
     role: Annotated[list[str] | None, typer.Option("--role", help="A role to grant (repeatable).")] = None,
 ) -> None:
     """Add a user (password: $GXPML_NEW_PASSWORD, $GXPML_PASSWORD, else prompted twice)."""
-    ws = open_workspace()
+    ws = open_workspace(ctx)
     password = secret(f"Initial password for {username}", env=(*_NEW_PASSWORD, "GXPML_PASSWORD"), confirm=True)
     user = ws.users.add(username, name, password=password, email=email, roles=role or [])
     echo(f"Added user {user.username} ({user.full_name}) with roles: {', '.join(user.roles) or 'none'}.")
 
 
 @user_app.command("list")
-def list_users(as_json: JsonOption = False) -> None:
+def list_users(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List every user, active or not."""
-    users = open_workspace().users.list()
+    users = open_workspace(ctx).users.list()
     if as_json:
         print_json([u.to_dict() for u in users])
     else:
@@ -63,9 +64,9 @@ def list_users(as_json: JsonOption = False) -> None:
 
 
 @user_app.command("show")
-def show(username: str, as_json: JsonOption = False) -> None:
+def show(ctx: typer.Context, username: str, as_json: JsonOption = False) -> None:
     """Show one user."""
-    user = open_workspace().users.get(username)
+    user = open_workspace(ctx).users.get(username)
     if as_json:
         print_json(user.to_dict())
     else:
@@ -73,28 +74,29 @@ def show(username: str, as_json: JsonOption = False) -> None:
 
 
 @user_app.command("disable")
-def disable(username: str, reason: ReasonOption) -> None:
+def disable(ctx: typer.Context, username: str, reason: ReasonOption) -> None:
     """Retire a user: they cannot log in any more; their records remain."""
-    user = open_workspace().users.disable(username, reason=reason)
+    user = open_workspace(ctx).users.disable(username, reason=reason)
     echo(f"User {user.username} is now {user.status}.")
 
 
 @user_app.command("enable")
-def enable(username: str, reason: ReasonOption) -> None:
+def enable(ctx: typer.Context, username: str, reason: ReasonOption) -> None:
     """Re-activate a disabled user."""
-    user = open_workspace().users.enable(username, reason=reason)
+    user = open_workspace(ctx).users.enable(username, reason=reason)
     echo(f"User {user.username} is now {user.status}.")
 
 
 @user_app.command("unlock")
-def unlock(username: str, reason: ReasonOption) -> None:
+def unlock(ctx: typer.Context, username: str, reason: ReasonOption) -> None:
     """Unlock a user locked after failed logins."""
-    user = open_workspace().users.unlock(username, reason=reason)
+    user = open_workspace(ctx).users.unlock(username, reason=reason)
     echo(f"User {user.username} is now {user.status}.")
 
 
 @user_app.command("passwd")
 def passwd(
+    ctx: typer.Context,
     username: str,
     reset: Annotated[bool, typer.Option(help="As administrator, set a temporary password (needs --reason).")] = False,
     reason: Annotated[str | None, typer.Option(help="Why the password is reset (with --reset).")] = None,
@@ -108,7 +110,7 @@ def passwd(
     if reason and not reset:
         raise typer.BadParameter("only a --reset takes a reason", param_hint="'--reason'")
     if reset:
-        ws = open_workspace()
+        ws = open_workspace(ctx)
         ws.users.reset_password(
             username, secret(f"Temporary password for {username}", env=_NEW_PASSWORD, confirm=True), reason=str(reason),
         )
@@ -117,31 +119,32 @@ def passwd(
     else:
         old = secret(f"Current password of {username}")
         new = secret(f"New password for {username}", env=_NEW_PASSWORD, confirm=True)
-        open_anonymous().users.change_password(username, old, new)
+        open_anonymous(ctx).users.change_password(username, old, new)
         echo(f"Changed the password of {username}.")
 
 
 @role_app.command("grant")
 def grant(
+    ctx: typer.Context,
     username: str, role: str,
     reason: Annotated[str | None, typer.Option(help="Why (recorded in the audit trail).")] = None,
 ) -> None:
     """Grant a role to a user."""
-    open_workspace().roles.grant(username, role, reason=reason)
+    open_workspace(ctx).roles.grant(username, role, reason=reason)
     echo(f"Granted role {role} to {username}.")
 
 
 @role_app.command("revoke")
-def revoke(username: str, role: str, reason: ReasonOption) -> None:
+def revoke(ctx: typer.Context, username: str, role: str, reason: ReasonOption) -> None:
     """Revoke a role from a user."""
-    open_workspace().roles.revoke(username, role, reason=reason)
+    open_workspace(ctx).roles.revoke(username, role, reason=reason)
     echo(f"Revoked role {role} from {username}.")
 
 
 @role_app.command("list")
-def list_roles(as_json: JsonOption = False) -> None:
+def list_roles(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the built-in roles and the permissions each grants."""
-    roles = open_anonymous().roles.available()  # needs no credentials
+    roles = open_anonymous(ctx).roles.available()  # needs no credentials
     if as_json:
         print_json(roles)
     else:

@@ -26,6 +26,7 @@ def _key_values(items: list[str]) -> dict[str, int]:
 
 @app.command()
 def init(
+    ctx: typer.Context,
     admin: Annotated[str, typer.Option(help="User name of the first administrator.")],
     admin_name: Annotated[str, typer.Option(help="Printed name of the administrator (shown on signatures).")],
     path: Annotated[Path | None, typer.Argument(
@@ -47,7 +48,7 @@ def init(
     settings = _key_values(security or [])
     password = secret(f"Password for {admin}", confirm=True)
     with Workspace.init(
-        path or workspace_path(), admin=admin, admin_name=admin_name, password=password,
+        path or workspace_path(ctx), admin=admin, admin_name=admin_name, password=password,
         admin_email=admin_email, database_url=database_url, artifact_url=artifact_url,
         encryption=encryption, security=settings or None,
     ) as ws:
@@ -56,9 +57,9 @@ def init(
 
 
 @app.command()
-def upgrade() -> None:
+def upgrade(ctx: typer.Context) -> None:
     """Apply pending schema migrations to the metadata database (back it up first)."""
-    before, after = Workspace.upgrade(workspace_path())
+    before, after = Workspace.upgrade(workspace_path(ctx))
     if before == after:
         echo(f"The metadata database is at schema revision {after}; nothing to upgrade.")
     else:

@@ -1,0 +1,5 @@
+"""``python -m gxpml`` runs the command line."""
+
+from gxpml.cli import main
+
+main()
