@@ -4,7 +4,7 @@ Measures put (stage: read, SHA-256, encrypt, write), publish (fsync and rename),
 decrypt, verify, write, fsync) with and without encryption, against ``shutil.copyfile`` of
 the same file as the baseline, and a plain Python read-hash-write loop as the floor for any
 content-addressed store. Every operation runs in a fresh subprocess, so its peak RSS
-(``ru_maxrss``) is its own; running it on two file sizes shows memory does not grow with
+(``VmHWM``) is its own; running it on two file sizes shows memory does not grow with
 the file. The source file is in the page cache, as it is right after a training run.
 
     python bench/artifacts_bench.py --size-mb 1024
@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -43,7 +42,13 @@ def make_file(path: Path, size_mb: int) -> None:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak RSS. Not ``ru_maxrss``: on Linux a child inherits its parent's
+    peak across fork and exec, which would hide the child's own growth."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 # -- one operation, in its own process ----------------------------------------------------

@@ -36,7 +36,7 @@ def put(
     if as_json:
         print_json(info.to_dict())
     else:
-        echo(info.digest)  # alone on stdout, so that DIGEST=$(gxpml artifacts put ...) works
+        echo(f"sha256:{info.digest}")  # alone on stdout, so that DIGEST=$(gxpml artifacts put ...) works
         hint(f"Stored {file} ({info.size} bytes{', encrypted' if info.encrypted else ''}).")
 
 
@@ -62,8 +62,8 @@ def list_artifacts(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json([a.to_dict() for a in items])
     else:
         print_table(
-            ["digest", "name", "size", "encrypted", "created"],
-            [(a.digest, a.name, a.size, a.encrypted, a.created_at) for a in items],
+            ["digest", "name", "size", "encrypted", "created", "erased"],
+            [(f"sha256:{a.digest}", a.name, a.size, a.encrypted, a.created_at, a.erased_at) for a in items],
         )
 
 
@@ -83,10 +83,13 @@ def fsck(
             report = ws.artifacts.fsck(remove_orphans=remove_orphans, progress=progress)
         if report.problems:
             print_table(["problem"], [(p,) for p in report.problems])
-        if report.orphans:
-            print_table(["orphan"], [(o,) for o in report.orphans],
-                        title="Removed orphans" if remove_orphans else "Orphans (remove with --remove-orphans)")
-        echo(f"Checked {report.checked} artifacts: {len(report.problems)} problem(s), {len(report.orphans)} orphan(s).")
+        if report.removed:
+            print_table(["removed"], [(r,) for r in report.removed])
+        elif report.orphans or report.stale_temps:
+            print_table(["not in the catalog (remove with --remove-orphans)"],
+                        [(f"sha256:{o}",) for o in report.orphans] + [(t,) for t in report.stale_temps])
+        echo(f"Checked {report.checked} artifacts: {len(report.problems)} problem(s), "
+             f"{len(report.orphans)} orphan(s), {len(report.stale_temps)} stale temp file(s).")
     if not report.ok:
         raise IntegrityError(
             f"fsck found {len(report.problems)} problem(s) in the artifact store. "
@@ -100,6 +103,8 @@ def rotate(ctx: typer.Context, reason: ReasonOption) -> None:
     result = open_workspace(ctx).keys.rotate(reason=reason)
     echo(f"Rotated the master key from {result['old_key_id']} to {result['new_key_id']}; "
          f"re-wrapped {result['rewrapped']} artifact key(s).")
+    if result.get("destroyed"):
+        hint(f"Destroyed the retired master key(s): {', '.join(result['destroyed'])}.")
 
 
 @keys_app.command("show")
