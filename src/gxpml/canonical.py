@@ -50,22 +50,22 @@ def sha256_hex(data: str | bytes) -> str:
 
 def utcnow() -> dt.datetime:
     """Now, timezone-aware in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def format_ts(value: dt.datetime) -> str:
     """UTC ISO-8601 with microseconds, e.g. ``2026-11-27T09:54:57.000123Z``; sorts as text."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_ts(text: str) -> dt.datetime:
     """Parse a timestamp written by :func:`format_ts` (or any ISO-8601 form) as UTC."""
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def new_id(prefix: str) -> str:

@@ -10,7 +10,6 @@ import pytest
 
 from gxpml.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from gxpml.workspace import Workspace
-
 from support import PASSWORD, make_workspace
 
 

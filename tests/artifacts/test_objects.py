@@ -197,6 +197,18 @@ def test_iter_digests_lists_published_objects_only(store: ObjectStore) -> None:
     assert list(store.iter_digests()) == published
 
 
+def test_iter_digests_ignores_stray_files(store: ObjectStore) -> None:
+    digest = add(store, b"real", None)
+    objects = Path(store.url) / "objects"
+    (objects / digest[:2] / "notes.txt").write_text("stray")
+    (objects / "zz").mkdir()
+    (objects / "zz" / ("f" * 64)).write_text("wrong shard")
+    (objects / "ab").mkdir(exist_ok=True)
+    (objects / "ab" / ("c" * 64)).write_text("wrong shard")
+
+    assert list(store.iter_digests()) == [digest]
+
+
 def test_an_empty_store_lists_nothing(store: ObjectStore) -> None:
     assert list(store.iter_digests()) == []
     assert list(store.iter_temps()) == []

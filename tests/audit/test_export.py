@@ -10,7 +10,6 @@ import pytest
 
 from gxpml.errors import PermissionDenied
 from gxpml.workspace import Workspace
-
 from support import PASSWORD
 
 
@@ -64,7 +63,7 @@ def test_a_truncated_export_is_caught(busy: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "trail.jsonl"
     busy.audit.export(out)
     lines = out.read_text().splitlines()
-    events_only = [l for l in lines if json.loads(l)["type"] != "checkpoint"]
+    events_only = [line for line in lines if json.loads(line)["type"] != "checkpoint"]
     out.write_text("\n".join(events_only[:-2] + events_only[-1:]) + "\n")  # drop the last event
     report = busy.audit.verify_file(out)
     assert not report.ok

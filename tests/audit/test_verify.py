@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from gxpml.store.tables import AuditCheckpoint
 from gxpml.workspace import Workspace
-
 from support import PASSWORD
 
 

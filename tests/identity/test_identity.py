@@ -23,7 +23,6 @@ from gxpml.errors import (
     TokenExpired,
 )
 from gxpml.workspace import Workspace, session_file
-
 from support import ADMIN_PASSWORD, PASSWORD, raw_execute
 
 
@@ -180,7 +179,7 @@ def test_a_malformed_or_forged_token_is_refused(workspace: Workspace) -> None:
 
 def test_a_session_ends_after_inactivity(workspace: Workspace) -> None:
     token = workspace.login("admin", ADMIN_PASSWORD)
-    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     token_id = "tok_" + token.split("_")[2]
     raw_execute(workspace, f"UPDATE token_activity SET last_used_at = '{old}' WHERE token_id = '{token_id}'")
     with pytest.raises(TokenExpired, match="15 minutes without activity"):

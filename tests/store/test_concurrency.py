@@ -31,7 +31,7 @@ def test_four_processes_writing_250_events_each(workspace: Workspace) -> None:
         for w in range(4)
     ]
     results = [p.communicate(timeout=300) for p in procs]
-    for proc, (_, err) in zip(procs, results):
+    for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
     report = workspace.audit.verify()

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from gxpml.errors import Conflict, IntegrityError, PermissionDenied, ReasonRequired
 from gxpml.store.tables import AuditEvent, RoleGrant, User
 from gxpml.workspace import Workspace
-
 from support import PASSWORD
 
 
@@ -87,7 +86,7 @@ def test_core_and_raw_sql_writes_through_the_engine_are_refused(workspace: Works
     with workspace._db.engine.connect() as conn:
         with pytest.raises(IntegrityError, match="unaudited write"):
             if statement == "insert":
-                conn.execute(insert(RoleGrant).values(id="rg_x", user_id=workspace.actor.id, role="admin", granted_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)))
+                conn.execute(insert(RoleGrant).values(id="rg_x", user_id=workspace.actor.id, role="admin", granted_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)))
             elif statement == "update":
                 conn.execute(update(User).values(full_name="Mallory"))
             elif statement == "raw-update":

@@ -158,7 +158,7 @@ class Artifacts:
             return [_info(r) for r in session.scalars(select(ArtifactRecord).order_by(ArtifactRecord.created_at))]
 
     def _record(self, session: Any, digest: str) -> ArtifactRecord:
-        record = session.get(ArtifactRecord, digest)
+        record: ArtifactRecord | None = session.get(ArtifactRecord, digest)
         if record is None:
             raise NotFound(f"No artifact sha256:{digest} in this workspace. List artifacts with `gxpml artifacts list`.")
         if record.erased_at is not None:

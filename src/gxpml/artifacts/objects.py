@@ -45,6 +45,7 @@ from gxpml.errors import IntegrityError, InvalidInput, NotFound, StorageError
 __all__ = ["ObjectStore", "StagedObject", "TempObject", "parse_digest"]
 
 _DIGEST = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
+_SHARD = re.compile(r"[0-9a-f]{2}")
 # Remote writes buffer one multipart part (S3's minimum is 5 MiB); 16 MiB parts keep memory
 # flat and still allow objects up to 160 GB within S3's 10,000-part limit.
 _REMOTE_BLOCK_SIZE = 16 << 20
@@ -232,29 +233,33 @@ class ObjectStore:
             raise StorageError(f"Cannot reach object store {self.url}: {exc}") from exc
 
     def iter_digests(self) -> Iterator[str]:
-        """Yield the digest of every published object, in order."""
-        for path in self._list(f"{self._root}/objects", recursive=True):
-            parent, name = path.rsplit("/", 2)[-2:]
-            if _DIGEST.fullmatch(name) and parent == name[:2]:
-                yield name
+        """Yield the digest of every published object, in order, one shard listing at a
+        time (a store of millions of objects is never listed in one piece)."""
+        for shard_path in self._list(f"{self._root}/objects"):
+            shard = shard_path["name"].rsplit("/", 1)[-1]
+            if shard_path["type"] != "directory" or not _SHARD.fullmatch(shard):
+                continue
+            for info in self._list(shard_path["name"]):
+                name = info["name"].rsplit("/", 1)[-1]
+                if info["type"] == "file" and _DIGEST.fullmatch(name) and name[:2] == shard:
+                    yield name
 
     def iter_temps(self) -> Iterator[TempObject]:
         """Yield leftover temp files with their modification times, for cleanup after a
         crash. A temp file younger than the longest upload may still be in use."""
-        for info in self._list(f"{self._root}/tmp", recursive=False, detail=True):
+        for info in self._list(f"{self._root}/tmp"):
             if info["type"] == "file":
                 yield TempObject(info["name"], _modified(info))
 
-    def _list(self, path: str, *, recursive: bool, detail: bool = False) -> list[Any]:
+    def _list(self, path: str) -> list[dict[str, Any]]:
         self._fs.invalidate_cache(path)  # another process may have written since
         try:
-            if recursive:
-                return sorted(self._fs.find(path))
-            return sorted(self._fs.ls(path, detail=detail), key=lambda i: i["name"])
+            entries = self._fs.ls(path, detail=True)
         except FileNotFoundError:
             return []
         except self._errors as exc:
             raise StorageError(f"Cannot list object store {self.url}: {exc}") from exc
+        return sorted(entries, key=lambda info: str(info["name"]))
 
     # -- reading ------------------------------------------------------------------------
 

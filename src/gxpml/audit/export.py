@@ -21,7 +21,7 @@ from typing import Any
 from gxpml.audit.checkpoints import Signer, key_id_of, verify_signature
 from gxpml.audit.verify import VerifyReport, verify_events
 from gxpml.canonical import canonical_json, format_ts, utcnow
-from gxpml.errors import InvalidInput, IntegrityError
+from gxpml.errors import IntegrityError, InvalidInput
 
 __all__ = ["EVENT_COLUMNS", "FORMAT", "verify_export", "write_export"]
 
@@ -63,7 +63,7 @@ def write_export(
                 fh.write(data)
             emit(canonical_json(header))
             for row in events:
-                record = dict(zip(EVENT_COLUMNS, row))
+                record = dict(zip(EVENT_COLUMNS, row, strict=True))
                 emit(canonical_json({"type": "event", **record}))
                 count += 1
                 first = record["seq"] if first is None else first
@@ -106,8 +106,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[Any, ...]]:
         if columns is None or tuple(columns) != EVENT_COLUMNS:
             raise IntegrityError(f"{path} does not start with the audit export columns; it is not a gxpml CSV export.")
         for values in reader:
-            row = [None if v == "" else v for v in values]
-            row[0] = int(row[0])  # type: ignore[arg-type]
+            row: list[str | int | None] = [None if v == "" else v for v in values]
+            row[0] = int(values[0])
             yield tuple(row)
 
 

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from gxpml.audit.chain import GENESIS_HASH, event_payload
 from gxpml.audit.checkpoints import checkpoint_message, key_id_of, verify_signature
 from gxpml.canonical import canonical_json
-from gxpml.store.tables import AuditCheckpoint, AuditHead, Audited, Segment
+from gxpml.store.tables import AuditCheckpoint, Audited, AuditHead, Segment
 from gxpml.store.uow import record_state, segment_digest
 
 __all__ = ["Problem", "VerifyReport", "register_segment_source", "verify_events", "verify_database"]
@@ -200,6 +200,7 @@ def _verify_records(conn: Connection, latest: Mapping[tuple[str, str], tuple[int
     seen: set[tuple[str, str]] = set()
     for entity, model in sorted(Audited.registry_by_entity.items()):
         table = model.__table__
+        assert isinstance(table, Table)
         if not conn.dialect.has_table(conn, table.name):
             continue
         pk = [c.key for c in table.primary_key.columns]
@@ -238,10 +239,11 @@ def _verify_segments(conn: Connection, report: VerifyReport) -> None:
     if not conn.dialect.has_table(conn, Segment.__tablename__):
         return
     for row in conn.execute(select(Segment.__table__)):
+        segment = row._mapping
         report.segments += 1
-        loader = SEGMENT_SOURCES.get(row.kind)
+        loader = SEGMENT_SOURCES.get(segment["kind"])
         if loader is None:
             continue
-        digest, count = segment_digest(loader(conn, row.id))
-        if (digest, count) != (row.digest, row.count):
-            report.add("segment", f"Segment {row.id} ({row.kind}) no longer matches its sealed digest: {count} rows now, {row.count} sealed; a row was changed, added or removed.")
+        digest, count = segment_digest(loader(conn, segment["id"]))
+        if (digest, count) != (segment["digest"], segment["count"]):
+            report.add("segment", f"Segment {segment['id']} ({segment['kind']}) no longer matches its sealed digest: {count} rows now, {segment['count']} sealed; a row was changed, added or removed.")

@@ -194,4 +194,4 @@ class Users:
             assert user is not None
             user.password_hash = password_hash
             user.password_history = ws._passwords.remember(user.password_history, password_hash)
-            user.password_changed_at = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) if expired else utcnow()
+            user.password_changed_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) if expired else utcnow()

@@ -39,7 +39,7 @@ from gxpml.errors import (
     StorageError,
 )
 from gxpml.store.engine import WRITE, redact_url
-from gxpml.store.tables import AuditCheckpoint, AuditEvent, AuditHead, Audited, Segment
+from gxpml.store.tables import AuditCheckpoint, Audited, AuditEvent, AuditHead, Segment
 
 __all__ = ["ANONYMOUS", "SYSTEM", "Actor", "Database", "UnitOfWork", "record_state", "request_id_var"]
 
@@ -113,10 +113,10 @@ def _fill_defaults(obj: Audited) -> None:
     for column in obj.__table__.columns:
         if getattr(obj, column.key) is None and column.default is not None:
             default = column.default
-            if default.is_callable:  # type: ignore[attr-defined]
-                setattr(obj, column.key, default.arg(None))  # type: ignore[attr-defined]
-            elif default.is_scalar:  # type: ignore[attr-defined]
-                setattr(obj, column.key, default.arg)  # type: ignore[attr-defined]
+            if default.is_callable:
+                setattr(obj, column.key, default.arg(None))
+            elif default.is_scalar:
+                setattr(obj, column.key, default.arg)
 
 
 # --------------------------------------------------------------------------- unit of work
