@@ -17,13 +17,13 @@ def test_token_create_prints_only_the_token_on_stdout(admin) -> None:
     assert (me["username"], me["roles"]) == ("admin", ["admin"])
 
 
-def test_a_token_carries_only_the_roles_it_was_created_with(admin, add_user, login) -> None:
+def test_a_token_carries_only_the_roles_it_was_created_with(cli, add_user, login) -> None:
     add_user("bob", "reviewer", "data-scientist")
     login("bob", PASSWORD)
-    token = admin.json("token", "create", "notebook", "--role", "data-scientist")["token"]
-    assert admin.json("whoami", env={"GXPML_TOKEN": token})["roles"] == ["data-scientist"]
-    admin("audit", "verify", env={"GXPML_TOKEN": token}, code=PermissionDenied.exit_code)
-    admin("token", "create", "x", "--role", "admin", code=InvalidInput.exit_code)
+    token = cli.json("token", "create", "notebook", "--role", "data-scientist")["token"]
+    assert cli.json("whoami", env={"GXPML_TOKEN": token})["roles"] == ["data-scientist"]
+    cli("audit", "verify", env={"GXPML_TOKEN": token}, code=PermissionDenied.exit_code)
+    cli("token", "create", "x", "--role", "admin", code=InvalidInput.exit_code)
 
 
 def test_token_create_json_holds_the_token_and_its_record(admin) -> None:

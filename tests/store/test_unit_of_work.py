@@ -116,3 +116,16 @@ def test_events_of_one_command_share_its_action_and_are_contiguous(workspace: Wo
     seqs = [e.seq for e in events]
     assert seqs == list(range(seqs[0], seqs[0] + 3))
     assert all(json.dumps(e.new) for e in events)
+
+
+def test_a_failed_unit_of_work_does_not_leave_the_guard_open(workspace: Workspace) -> None:
+    """The permission to write audited tables ends with the unit of work, even a failed one."""
+    workspace.users.add("bob", "Bob Jones", password=PASSWORD)
+    for _ in range(3):
+        with pytest.raises(ReasonRequired):
+            with workspace._db.write(workspace.actor, "user.edit") as uow:
+                uow.session.scalars(select(User).where(User.username == "bob")).one().email = "b@example.com"
+    for _ in range(3):  # whichever pooled connection is handed out next
+        with workspace._db.engine.connect() as conn:
+            with pytest.raises(IntegrityError, match="unaudited write"):
+                conn.execute(text("UPDATE users SET full_name = 'Mallory'"))

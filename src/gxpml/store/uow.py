@@ -205,12 +205,12 @@ def _derive_audit_events(session: Session, _ctx: Any, _instances: Any) -> None:
                 "audited. Use Database.write(actor, action) (gxpml's SDK does this for you)."
             )
         return
-    session.connection().info[_FLUSHING] = True
     if deleted:
         names = ", ".join(f"{o.__audit_entity__} {_entity_id(o)}" for o in deleted)
         raise Conflict(
             f"GxP records are never deleted ({names}). Retire the record with a reason instead."
         )
+    session.connection().info[_FLUSHING] = True
     for obj in new:
         _fill_defaults(obj)
     for obj in sorted(new, key=lambda o: (o.__audit_entity__, _entity_id(o))):
@@ -334,12 +334,18 @@ class Database:
                         _head_seq=head.seq, _head_hash=head.hash,
                     )
                     session.info[_UOW] = uow
+                    conn_info = session.connection().info
                     start = head.seq
-                    yield uow
-                    session.flush()
-                    if uow._head_seq != start:
-                        self._advance_head(session, uow, start)
-                    session.info.pop(_UOW, None)
+                    try:
+                        yield uow
+                        session.flush()
+                        if uow._head_seq != start:
+                            self._advance_head(session, uow, start)
+                    finally:
+                        # The flag lives on the pooled DBAPI connection: never let it outlive
+                        # this unit of work, even when a flush failed half-way.
+                        conn_info.pop(_FLUSHING, None)
+                        session.info.pop(_UOW, None)
         except GxpmlError:
             raise
         except (OperationalError, DBAPIError) as exc:
