@@ -62,13 +62,13 @@ def test_the_installed_script_ends_with_the_error_exit_code(tmp_path: Path) -> N
     if not script.exists():
         pytest.skip("the gxpml console script is not installed in this environment")
     env = {**os.environ, "GXPML_HOME": str(tmp_path / "nowhere")}
-    done = subprocess.run([str(script), "whoami"], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run([str(script), "whoami"], check=False, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == ConfigError.exit_code
     assert done.stderr.startswith("Error: No gxpml workspace")
     assert "Traceback" not in done.stderr
 
 
 def test_python_dash_m_gxpml_runs_the_same_command_line() -> None:
-    done = subprocess.run([sys.executable, "-m", "gxpml", "--version"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "gxpml", "--version"], check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"gxpml {sdk.__version__}"

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from typer.testing import Result
 
 from gxpml.config import load_settings
@@ -89,7 +88,7 @@ def test_a_script_can_set_up_a_workspace_end_to_end(gxpml, tmp_path: Path) -> No
     def run(*args: str, **extra_env: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "gxpml", "--workspace", str(tmp_path / "lab"), *args],
-            capture_output=True, text=True, env={**env, **extra_env}, timeout=120,
+            check=False, capture_output=True, text=True, env={**env, **extra_env}, timeout=120,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout

@@ -62,7 +62,13 @@ __all__ = [
 def _console(*, stderr: bool = False) -> Console:
     # Made per call, not at import: rich reads the terminal width (and COLUMNS) when a
     # Console is created. Markup is off because names, reasons and messages are user text.
-    return Console(stderr=stderr, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    console = Console(stderr=stderr, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _PIPE_WIDTH  # piped into grep or a file: never cut a table to 80 columns
+    return console
+
+
+_PIPE_WIDTH = 1000
 
 
 def echo(message: str | Text) -> None:
@@ -101,7 +107,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):  # the SDK's are UTC
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     if isinstance(value, Mapping):
         return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -111,7 +117,9 @@ def _cell(value: Any) -> str:
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
     """A rich table on stdout; ``None`` shows as empty, lists comma-separated."""
-    table = Table(*columns, title=title, title_justify="left")
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")  # wrap, never cut: digests and ids get copied
     for row in rows:
         table.add_row(*(_cell(value) for value in row))
     _console().print(table)
@@ -151,10 +159,10 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
 def secret(prompt: str, *, env: Sequence[str] = ("GXPML_PASSWORD",), confirm: bool = False) -> str:
     """A password from the first set variable of ``env``, else prompted for without echo."""
     for name in env:
-        if value := os.environ.get(name):
-            return value
-    value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
-    return value
+        if from_env := os.environ.get(name):
+            return from_env
+    typed: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    return typed
 
 
 def timestamp(text: str) -> dt.datetime:

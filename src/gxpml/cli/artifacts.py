@@ -21,14 +21,20 @@ from gxpml.cli.app import (
 from gxpml.errors import IntegrityError
 
 artifacts_app = typer.Typer(help="Store, fetch, list and verify artifacts.", no_args_is_help=True)
-keys_app = typer.Typer(help="Show and rotate the master key that wraps artifact keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Show and rotate the master key that wraps artifact keys.", no_args_is_help=True,
+)
+
+_Digest = Annotated[str, typer.Argument(metavar="DIGEST", help="sha256:<64 hex digits>, or the hex.")]
 
 
 @artifacts_app.command("put")
 def put(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="File to store.")],
-    name: Annotated[str | None, typer.Option(help="A name to remember it by (default: none).")] = None,
+    file: Annotated[Path, typer.Argument(
+        metavar="FILE", exists=True, dir_okay=False, readable=True, help="File to store.",
+    )],
+    name: Annotated[str | None, typer.Option(help="A name to remember it by (default: the file's).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store a file; prints its digest, which names it from now on."""
@@ -36,19 +42,22 @@ def put(
     if as_json:
         print_json(info.to_dict())
     else:
-        echo(f"sha256:{info.digest}")  # alone on stdout, so that DIGEST=$(gxpml artifacts put ...) works
+        echo(f"sha256:{info.digest}")  # alone on stdout: DIGEST=$(gxpml artifacts put ...) works
         hint(f"Stored {file} ({info.size} bytes{', encrypted' if info.encrypted else ''}).")
 
 
 @artifacts_app.command("get")
-def get(ctx: typer.Context, digest: str, out: Annotated[Path, typer.Argument(help="File to write.")]) -> None:
+def get(
+    ctx: typer.Context, digest: _Digest,
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="File to write.")],
+) -> None:
     """Write an artifact's content to a file, checking its digest on the way."""
     path = open_workspace(ctx).artifacts.get(digest, out)
     echo(f"Wrote {digest} to {path}.")
 
 
 @artifacts_app.command("verify")
-def verify(ctx: typer.Context, digest: str) -> None:
+def verify(ctx: typer.Context, digest: _Digest) -> None:
     """Re-read an artifact and check its digest (exit 8 if it does not match)."""
     open_workspace(ctx).artifacts.verify(digest)
     echo(f"{digest} verifies.")
@@ -63,14 +72,17 @@ def list_artifacts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     else:
         print_table(
             ["digest", "name", "size", "encrypted", "created", "erased"],
-            [(f"sha256:{a.digest}", a.name, a.size, a.encrypted, a.created_at, a.erased_at) for a in items],
+            [(f"sha256:{a.digest}", a.name, a.size, a.encrypted, a.created_at, a.erased_at)
+             for a in items],
         )
 
 
 @artifacts_app.command("fsck")
 def fsck(
     ctx: typer.Context,
-    remove_orphans: Annotated[bool, typer.Option(help="Delete stored objects that no catalog entry names.")] = False,
+    remove_orphans: Annotated[bool, typer.Option(
+        help="Delete stored objects that no catalog entry names, and stale temp files.",
+    )] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Check every artifact against the catalog (exit 8 when problems are found)."""
@@ -109,7 +121,7 @@ def rotate(ctx: typer.Context, reason: ReasonOption) -> None:
 
 @keys_app.command("show")
 def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Show the current master key (its id, never the key)."""
+    """Show the current master key and audit signing key (ids and public parts only)."""
     keys = open_workspace(ctx).keys.show()
     if as_json:
         print_json(keys)

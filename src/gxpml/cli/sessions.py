@@ -6,14 +6,24 @@ from typing import Annotated
 
 import typer
 
-from gxpml.cli.app import JsonOption, echo, open_anonymous, open_workspace, print_fields, print_json, secret
+from gxpml.cli.app import (
+    JsonOption,
+    echo,
+    open_anonymous,
+    open_workspace,
+    print_fields,
+    print_json,
+    secret,
+)
 from gxpml.errors import AuthenticationError
 
 app = typer.Typer()
 
 
 @app.command()
-def login(ctx: typer.Context, user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")]) -> None:
+def login(
+    ctx: typer.Context, user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")],
+) -> None:
     """Log in and keep the session for later commands (password: $GXPML_PASSWORD, else prompted)."""
     password = secret(f"Password for {user}")
     ws = open_anonymous(ctx)
@@ -43,11 +53,14 @@ def whoami(ctx: typer.Context, as_json: JsonOption = False) -> None:
     ws = open_workspace(ctx)
     actor = ws.actor
     if not actor.authenticated:
-        raise AuthenticationError("Not logged in. Run `gxpml login --user NAME`, or set GXPML_TOKEN to an API token.")
+        raise AuthenticationError(
+            "Not logged in. Run `gxpml login --user NAME`, or set GXPML_TOKEN to an API token."
+        )
     data = {
-        "id": actor.id, "username": actor.username, "name": actor.name, "roles": sorted(actor.roles),
-        "permissions": sorted(actor.permissions), "token_id": actor.token_id,
-        "workspace_id": ws.settings.workspace_id, "workspace": str(ws.settings.home),
+        "id": actor.id, "username": actor.username, "name": actor.name,
+        "roles": sorted(actor.roles), "permissions": sorted(actor.permissions),
+        "token_id": actor.token_id, "workspace_id": ws.settings.workspace_id,
+        "workspace": str(ws.settings.home),
     }
     if as_json:
         print_json(data)

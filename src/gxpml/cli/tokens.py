@@ -6,41 +6,48 @@ from typing import Annotated
 
 import typer
 
-from gxpml.cli.app import JsonOption, ReasonOption, echo, hint, open_workspace, print_json, print_table
+from gxpml.cli.app import (
+    JsonOption,
+    ReasonOption,
+    echo,
+    hint,
+    open_workspace,
+    print_json,
+    print_table,
+)
 
 app = typer.Typer(help="Create, list and revoke API and service tokens.", no_args_is_help=True)
+
+_OtherUser = Annotated[str | None, typer.Option(metavar="NAME", help="Another user's (administrators).")]
 
 
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="What the token is for, e.g. ci-pipeline.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="What it is for, e.g. ci-pipeline.")],
     role: Annotated[list[str] | None, typer.Option(
-        "--role", help="Limit the token to this role (repeatable; default: every role of its user).",
+        help="Limit the token to this role (repeatable; default: every role of its user).",
     )] = None,
     expires_days: Annotated[int, typer.Option(help="Days until the token expires.")] = 90,
-    user: Annotated[str | None, typer.Option(help="Create it for another user (administrators).")] = None,
+    user: _OtherUser = None,
     service: Annotated[bool, typer.Option(help="A service token, for pipelines and endpoints.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once: only its hash is kept."""
     info, text = open_workspace(ctx).tokens.create(
-        name, roles=role, expires_days=expires_days, username=user, kind="service" if service else "api",
+        name, roles=role, expires_days=expires_days, username=user,
+        kind="service" if service else "api",
     )
     if as_json:
         print_json({**info.to_dict(), "token": text})
     else:
         echo(text)  # alone on stdout, so that TOKEN=$(gxpml token create ...) works
-        hint(f"Created {info.kind} token {info.id} for {info.username}, expiring {info.expires_at:%Y-%m-%d}. "
-             "Copy it now: it cannot be shown again.")
+        hint(f"Created {info.kind} token {info.id} for {info.username}, expiring "
+             f"{info.expires_at:%Y-%m-%d}. Copy it now: it cannot be shown again.")
 
 
 @app.command("list")
-def list_tokens(
-    ctx: typer.Context,
-    user: Annotated[str | None, typer.Option(help="Another user's tokens (administrators).")] = None,
-    as_json: JsonOption = False,
-) -> None:
+def list_tokens(ctx: typer.Context, user: _OtherUser = None, as_json: JsonOption = False) -> None:
     """List your tokens (or another user's): ids and dates, never the secrets."""
     tokens = open_workspace(ctx).tokens.list(user)
     if as_json:
@@ -54,7 +61,11 @@ def list_tokens(
 
 
 @app.command("revoke")
-def revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="The token id (tok_...), not the token.")], reason: ReasonOption) -> None:
+def revoke(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="The id (tok_...), not the token.")],
+    reason: ReasonOption,
+) -> None:
     """Revoke a token at once (a lost token, a leaving colleague)."""
     open_workspace(ctx).tokens.revoke(token_id, reason=reason)
     echo(f"Revoked token {token_id}.")

@@ -28,29 +28,32 @@ def _key_values(items: list[str]) -> dict[str, int]:
 def init(
     ctx: typer.Context,
     admin: Annotated[str, typer.Option(help="User name of the first administrator.")],
-    admin_name: Annotated[str, typer.Option(help="Printed name of the administrator (shown on signatures).")],
+    admin_name: Annotated[str, typer.Option(help="Printed name of the administrator.")],
     path: Annotated[Path | None, typer.Argument(
-        help="Folder of the new workspace (default: --workspace, $GXPML_HOME, else ./.gxpml).", show_default=False,
+        metavar="PATH", show_default=False,
+        help="Folder of the new workspace (default: --workspace, $GXPML_HOME, else ./.gxpml).",
     )] = None,
-    admin_email: Annotated[str | None, typer.Option(help="E-mail address of the administrator.")] = None,
+    admin_email: Annotated[str | None, typer.Option(help="E-mail of the administrator.")] = None,
     database_url: Annotated[str | None, typer.Option(
-        help="SQLAlchemy URL of the metadata database (default: $GXPML_DATABASE_URL, else SQLite in the workspace).",
+        help="SQLAlchemy URL of the metadata database (default: $GXPML_DATABASE_URL, "
+             "else SQLite in the workspace).",
     )] = None,
     artifact_url: Annotated[str | None, typer.Option(
-        help="Folder or s3://bucket/prefix for artifacts (default: $GXPML_ARTIFACT_URL, else in the workspace).",
+        help="Folder or s3://bucket/prefix for artifacts (default: $GXPML_ARTIFACT_URL, "
+             "else inside the workspace).",
     )] = None,
     encryption: Annotated[bool, typer.Option(help="Encrypt artifacts at rest.")] = True,
     security: Annotated[list[str] | None, typer.Option(
-        metavar="KEY=VALUE", help="A [security] policy setting, e.g. password_min_length=14 (repeatable).",
+        metavar="KEY=VALUE", help="A security policy setting, e.g. password_min_length=14 (repeatable).",
     )] = None,
 ) -> None:
     """Create a workspace and its first administrator (password: $GXPML_PASSWORD, else prompted)."""
-    settings = _key_values(security or [])
+    policy = _key_values(security or [])
     password = secret(f"Password for {admin}", confirm=True)
     with Workspace.init(
         path or workspace_path(ctx), admin=admin, admin_name=admin_name, password=password,
         admin_email=admin_email, database_url=database_url, artifact_url=artifact_url,
-        encryption=encryption, security=settings or None,
+        encryption=encryption, security=policy or None,
     ) as ws:
         print_fields(ws.info(), title="Workspace created")
     hint(f"Next: gxpml login --user {admin}")
