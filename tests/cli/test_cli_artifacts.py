@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,9 @@ def test_put_json_and_list(admin, data: Path) -> None:
     assert "training set" in admin("artifacts", "list").stdout
 
 
-def test_put_of_a_missing_file_is_a_usage_error(admin, tmp_path: Path) -> None:
-    admin("artifacts", "put", str(tmp_path / "absent.csv"), code=2)
+def test_put_of_a_missing_file_exits_4(admin, tmp_path: Path) -> None:
+    result = admin("artifacts", "put", str(tmp_path / "absent.csv"), code=NotFound.exit_code)
+    assert "absent.csv" in result.stderr
 
 
 def test_verify_exits_0_for_an_intact_artifact_and_8_for_a_damaged_one(admin, data: Path, home: Path) -> None:
@@ -66,7 +68,9 @@ def test_get_of_an_unknown_digest_exits_4(admin, tmp_path: Path) -> None:
 def test_fsck_is_clean_until_an_object_is_damaged(admin, data: Path, home: Path) -> None:
     digest = admin("artifacts", "put", str(data)).stdout.strip()
     assert "Checked 1 artifacts: 0 problem(s)" in admin("artifacts", "fsck").stdout
-    assert admin.json("artifacts", "fsck")["ok"] is True
+    clean = admin("artifacts", "fsck", "--json")
+    assert json.loads(clean.stdout)["checked"] == 1
+    assert clean.stderr == ""  # no progress bar in --json mode
     damage(home, digest)
     result = admin("artifacts", "fsck", code=DAMAGED)
     assert digest in result.stdout

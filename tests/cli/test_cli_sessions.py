@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from gxpml.config import load_settings
 from gxpml.errors import AuthenticationError
 from gxpml.workspace import Workspace, session_file
@@ -45,7 +47,7 @@ def test_whoami_shows_the_actor_as_a_table(admin) -> None:
     assert "username" in out and "Ada Admin" in out
 
 
-def test_logout_revokes_the_session(admin, home: Path) -> None:
+def test_logout_revokes_the_session(admin) -> None:
     token = json.loads(session_file().read_text())  # {workspace id: token}
     assert "Logged out admin" in admin("logout").stdout
     admin("whoami", code=AUTH)
@@ -96,3 +98,10 @@ def test_an_account_locked_after_failed_logins_logs_in_again_once_unlocked(admin
     admin("user", "unlock", "bob", "--reason", "confirmed by phone")
     admin("login", "--user", "bob", env={"GXPML_PASSWORD": PASSWORD})
     assert admin.json("whoami")["username"] == "bob"
+
+
+@pytest.mark.xfail(strict=True, reason="SDK: Workspace.logout revokes the actor's token whatever its kind")
+def test_logout_does_not_revoke_the_api_token_in_gxpml_token(admin) -> None:
+    token = admin.json("token", "create", "ci")["token"]
+    admin("logout", env={"GXPML_TOKEN": token})
+    admin("whoami", env={"GXPML_TOKEN": token})

@@ -20,7 +20,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from gxpml import __version__
 from gxpml.canonical import parse_ts
 from gxpml.config import load_settings
 from gxpml.errors import GxpmlError
@@ -115,7 +115,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
+) -> None:
     """A rich table on stdout; ``None`` shows as empty, lists comma-separated."""
     table = Table(title=title, title_justify="left")
     for column in columns:
@@ -175,7 +177,7 @@ def timestamp(text: str) -> dt.datetime:
         ) from None
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document, not a table.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit trail).")]
 
 
@@ -194,7 +196,7 @@ def workspace_path(ctx: typer.Context) -> Path | None:
 
 
 def open_workspace(ctx: typer.Context) -> Workspace:
-    """The workspace, opened as ``GXPML_TOKEN`` or the stored session; closed when the command ends."""
+    """The workspace opened as ``GXPML_TOKEN`` or the stored session; closed after the command."""
     return ctx.with_resource(Workspace.open(workspace_path(ctx)))
 
 
@@ -219,23 +221,13 @@ class _Group(TyperGroup):
             raise typer.Exit(exc.exit_code) from exc
 
 
-def _version() -> str:
-    try:
-        return version("gxpml")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "unknown"
-
-
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"gxpml {_version()}")
+        typer.echo(f"gxpml {__version__}")
         raise typer.Exit()
 
 
-app = typer.Typer(
-    name="gxpml", cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False,
-    help="gxpml: machine learning for regulated (GxP) settings.",
-)
+app = typer.Typer(name="gxpml", cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
 @app.callback()
@@ -246,7 +238,7 @@ def _root(
         help="Workspace folder (default: $GXPML_HOME, else ./.gxpml).",
     )] = None,
     show_version: Annotated[bool, typer.Option(
-        "--version", callback=_show_version, is_eager=True, help="Print the gxpml version and exit.",
+        "--version", callback=_show_version, is_eager=True, help="Print the version and exit.",
     )] = False,
 ) -> None:
     """gxpml: machine learning for regulated (GxP) settings.

@@ -25,16 +25,14 @@ keys_app = typer.Typer(
     help="Show and rotate the master key that wraps artifact keys.", no_args_is_help=True,
 )
 
-_Digest = Annotated[str, typer.Argument(metavar="DIGEST", help="sha256:<64 hex digits>, or the hex.")]
+_Digest = Annotated[str, typer.Argument(metavar="DIGEST", help="sha256:<64 hex digits>.")]
 
 
 @artifacts_app.command("put")
 def put(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(
-        metavar="FILE", exists=True, dir_okay=False, readable=True, help="File to store.",
-    )],
-    name: Annotated[str | None, typer.Option(help="A name to remember it by (default: the file's).")] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="File to store.")],
+    name: Annotated[str | None, typer.Option(help="A name for it (default: the file's).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store a file; prints its digest, which names it from now on."""
@@ -98,8 +96,8 @@ def fsck(
         if report.removed:
             print_table(["removed"], [(r,) for r in report.removed])
         elif report.orphans or report.stale_temps:
-            print_table(["not in the catalog (remove with --remove-orphans)"],
-                        [(f"sha256:{o}",) for o in report.orphans] + [(t,) for t in report.stale_temps])
+            unrecorded = [f"sha256:{o}" for o in report.orphans] + report.stale_temps
+            print_table(["not in the catalog (see --remove-orphans)"], [(u,) for u in unrecorded])
         echo(f"Checked {report.checked} artifacts: {len(report.problems)} problem(s), "
              f"{len(report.orphans)} orphan(s), {len(report.stale_temps)} stale temp file(s).")
     if not report.ok:

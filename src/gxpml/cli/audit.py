@@ -17,7 +17,7 @@ from gxpml.errors import AuditChainBroken
 app = typer.Typer(help="Read, verify, export and checkpoint the audit trail.", no_args_is_help=True)
 
 _Since = Annotated[dt.datetime | None, typer.Option(
-    parser=timestamp, metavar="TS", help="From this time on (ISO-8601; UTC unless it has an offset).",
+    parser=timestamp, metavar="TS", help="From this time on (ISO-8601; UTC unless an offset).",
 )]
 _Until = Annotated[dt.datetime | None, typer.Option(
     parser=timestamp, metavar="TS", help="Up to this time.",
@@ -33,8 +33,8 @@ class ExportFormat(StrEnum):
 def log(
     ctx: typer.Context,
     actor: Annotated[str | None, typer.Option(help="User name or actor id.")] = None,
-    entity: Annotated[str | None, typer.Option(metavar="TYPE[:ID]", help="Entity type or type:id.")] = None,
-    action: Annotated[str | None, typer.Option(help="e.g. user.create; a trailing * matches a prefix.")] = None,
+    entity: Annotated[str | None, typer.Option(metavar="TYPE[:ID]", help="type or type:id")] = None,
+    action: Annotated[str | None, typer.Option(help="e.g. user.create; user.* for all.")] = None,
     since: _Since = None,
     until: _Until = None,
     limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 100,
@@ -49,8 +49,8 @@ def log(
     else:
         print_table(
             ["seq", "time", "actor", "action", "entity", "reason"],
-            [(e.seq, e.ts, e.actor_name, e.action, ":".join(filter(None, (e.entity_type, e.entity_id))),
-              e.reason) for e in events],
+            [(e.seq, e.ts, e.actor_name, e.action,
+              ":".join(filter(None, (e.entity_type, e.entity_id))), e.reason) for e in events],
         )
 
 
@@ -68,14 +68,16 @@ def verify(
     if as_json:
         print_json(report.to_dict())
     elif report.problems:
-        print_table(["seq", "check", "problem"], [(p.seq, p.check, p.message) for p in report.problems])
+        print_table(["seq", "check", "problem"],
+                    [(p.seq, p.check, p.message) for p in report.problems])
     else:
         echo(_summary(report, what))
     if not report.ok:
         first = report.first_failure
         raise AuditChainBroken(
             f"The audit {what} failed verification with {len(report.problems)} problem(s); "
-            + (f"the first failing event is {first}." if first is not None else "no single event is to blame.")
+            + (f"the first failing event is {first}." if first is not None
+               else "no single event is to blame.")
             + " Treat the records as suspect and investigate before relying on them.",
             sequence=first,
         )
@@ -85,14 +87,15 @@ def _summary(report: VerifyReport, what: str) -> str:
     counts = f"{report.events} events, {report.checkpoints} signed checkpoints"
     if what == "trail":
         counts += f", {report.records} records, {report.segments} sealed segments"
-    return f"The audit {what} verifies: {counts}; head event {report.head_seq} ({report.head_hash[:16]}…)."
+    head = f"head event {report.head_seq} ({report.head_hash[:16]}…)"
+    return f"The audit {what} verifies: {counts}; {head}."
 
 
 @app.command("export")
 def export(
     ctx: typer.Context,
     out: Annotated[Path, typer.Argument(metavar="OUT", help="File to write.")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.jsonl,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="Format.")] = ExportFormat.jsonl,
     since: _Since = None,
     until: _Until = None,
 ) -> None:

@@ -18,7 +18,7 @@ from gxpml.cli.app import (
 
 app = typer.Typer(help="Create, list and revoke API and service tokens.", no_args_is_help=True)
 
-_OtherUser = Annotated[str | None, typer.Option(metavar="NAME", help="Another user's (administrators).")]
+_OtherUser = Annotated[str | None, typer.Option(metavar="NAME", help="Another user's (admins).")]
 
 
 @app.command("create")
@@ -30,7 +30,7 @@ def create(
     )] = None,
     expires_days: Annotated[int, typer.Option(help="Days until the token expires.")] = 90,
     user: _OtherUser = None,
-    service: Annotated[bool, typer.Option(help="A service token, for pipelines and endpoints.")] = False,
+    service: Annotated[bool, typer.Option(help="A service token, for pipelines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once: only its hash is kept."""
@@ -63,7 +63,7 @@ def list_tokens(ctx: typer.Context, user: _OtherUser = None, as_json: JsonOption
 @app.command("revoke")
 def revoke(
     ctx: typer.Context,
-    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="The id (tok_...), not the token.")],
+    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="tok_..., not the token.")],
     reason: ReasonOption,
 ) -> None:
     """Revoke a token at once (a lost token, a leaving colleague)."""

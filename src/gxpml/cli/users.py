@@ -44,7 +44,7 @@ def _show(user: UserInfo) -> None:
 @user_app.command("add")
 def add(
     ctx: typer.Context,
-    username: Annotated[str, typer.Argument(metavar="NAME", help="Unique user name; never reused.")],
+    username: Annotated[str, typer.Argument(metavar="NAME", help="Unique; never reused.")],
     name: Annotated[str, typer.Option("--name", help="Printed name (shown on signatures).")],
     email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
     role: Annotated[list[str] | None, typer.Option(help="A role to grant (repeatable).")] = None,

@@ -19,7 +19,8 @@ def _key_values(items: list[str]) -> dict[str, int]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip().isdigit():
-            raise typer.BadParameter(f"expected KEY=INTEGER, got {item!r}", param_hint="'--security'")
+            raise typer.BadParameter(f"expected KEY=INTEGER, got {item!r}",
+                                     param_hint="'--security'")
         pairs[key.strip()] = int(value)
     return pairs
 
@@ -44,7 +45,7 @@ def init(
     )] = None,
     encryption: Annotated[bool, typer.Option(help="Encrypt artifacts at rest.")] = True,
     security: Annotated[list[str] | None, typer.Option(
-        metavar="KEY=VALUE", help="A security policy setting, e.g. password_min_length=14 (repeatable).",
+        metavar="KEY=VALUE", help="A security policy setting, e.g. password_min_length=14.",
     )] = None,
 ) -> None:
     """Create a workspace and its first administrator (password: $GXPML_PASSWORD, else prompted)."""
