@@ -184,17 +184,20 @@ class Workspace:
     @classmethod
     def open(
         cls, path: str | Path | None = None, *, token: str | None = None,
-        user: str | None = None, password: str | None = None,
+        user: str | None = None, password: str | None = None, anonymous: bool = False,
     ) -> Workspace:
         """Open a workspace as the actor the credentials name.
 
         Credentials, first found wins: ``token``; ``user`` + ``password`` (opens a session);
-        ``GXPML_TOKEN``; the session stored by ``gxpml login``. Without any, the workspace is
-        open anonymously and every action is refused.
+        ``GXPML_TOKEN``; the session stored by ``gxpml login``. Without any (or with
+        ``anonymous=True``, which ignores the environment and stored sessions) the workspace
+        is open anonymously and every action but logging in is refused.
         """
         ws = cls(load_settings(path))
         try:
-            if token:
+            if anonymous:
+                pass
+            elif token:
                 ws.actor = ws._auth.authenticate(token)
             elif user is not None:
                 if password is None:
@@ -247,11 +250,17 @@ class Workspace:
         return token
 
     def logout(self) -> None:
-        """End the session: its token is revoked and forgotten."""
-        if self.actor.token_id:
-            self.tokens.revoke(self.actor.token_id, reason="logout")
+        """End the session: the session token in use, and the one ``gxpml login`` stored for
+        this workspace, are revoked and forgotten. API tokens are left alone (revoke those
+        with ``tokens.revoke``)."""
         sessions = _read_sessions()
-        if sessions.pop(self.settings.workspace_id, None) is not None:
+        stored = sessions.pop(self.settings.workspace_id, None)
+        ended: set[str] = set()
+        if self.actor.token_id and self._auth.token_kind(self.actor.token_id) == "session":
+            self.tokens.revoke(self.actor.token_id, reason="logout")
+            ended.add(self.actor.token_id)
+        if stored is not None:
+            self._auth.end_session(stored, skip=ended)
             _write_sessions(sessions)
         self.actor = ANONYMOUS
 

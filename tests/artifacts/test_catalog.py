@@ -81,13 +81,25 @@ def test_key_rotation_rewraps_without_rewriting_objects(workspace: Workspace) ->
     old_key = workspace.keys.show()["master_key_id"]
     result = workspace.keys.rotate(reason="annual rotation")
     assert result["rewrapped"] == 3 and result["old_key_id"] == old_key
-    assert not (workspace.settings.master_keys_dir / f"{old_key}.key").exists()
+    # the retired key is kept for database backups taken before the rotation
+    assert (workspace.settings.master_keys_dir / f"{old_key}.key").exists()
+    assert result["destroyed"] == [] and result["retired"] == [old_key]
     for info in infos:
         assert _object_path(workspace, info.digest).read_bytes() == before[info.digest]
         assert workspace.artifacts.read_bytes(info.digest) == f"object {infos.index(info)}".encode() * 100
     assert workspace.keys.show()["data_keys_by_master_key"] == {result["new_key_id"]: 3}
     [event] = workspace.audit.log(action="keys.rotate")
     assert event.reason == "annual rotation" and event.new["rewrapped"] == 3  # type: ignore[index]
+
+
+def test_rotating_with_destroy_old_destroys_the_compromised_key(workspace: Workspace) -> None:
+    info = workspace.artifacts.put(b"keep me readable")
+    old_key = workspace.keys.show()["master_key_id"]
+    result = workspace.keys.rotate(reason="key file leaked", destroy_old=True)
+    assert result["destroyed"] == [old_key]
+    assert not (workspace.settings.master_keys_dir / f"{old_key}.key").exists()
+    assert workspace.artifacts.read_bytes(info.digest) == b"keep me readable"
+    assert workspace.audit.log(action="keys.rotate")[0].new["destroyed"] == [old_key]  # type: ignore[index]
 
 
 def test_unknown_and_malformed_digests_are_clear_errors(workspace: Workspace) -> None:

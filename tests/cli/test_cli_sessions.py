@@ -100,7 +100,6 @@ def test_an_account_locked_after_failed_logins_logs_in_again_once_unlocked(admin
     assert admin.json("whoami")["username"] == "bob"
 
 
-@pytest.mark.xfail(strict=True, reason="SDK: Workspace.logout revokes the actor's token whatever its kind")
 def test_logout_does_not_revoke_the_api_token_in_gxpml_token(admin) -> None:
     token = admin.json("token", "create", "ci")["token"]
     admin("logout", env={"GXPML_TOKEN": token})

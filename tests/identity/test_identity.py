@@ -233,3 +233,17 @@ def test_passwords_and_token_secrets_never_reach_the_audit_trail(workspace: Work
     assert PASSWORD not in text and ADMIN_PASSWORD not in text
     assert token.split("_")[-1] not in text
     assert "$argon2id$" not in text
+
+
+def test_logout_ends_sessions_but_leaves_api_tokens_alone(workspace: Workspace) -> None:
+    _, api_token = workspace.tokens.create("ci")
+    with Workspace.open(workspace.settings.home, token=api_token) as ci:
+        ci.logout()
+    with Workspace.open(workspace.settings.home, token=api_token) as ci:
+        assert ci.actor.username == "admin"
+    session = workspace.login("admin", ADMIN_PASSWORD, remember=True)
+    with Workspace.open(workspace.settings.home, anonymous=True) as ws:
+        assert not ws.actor.authenticated
+        ws.logout()  # also revokes the stored session, though this workspace never used it
+    with pytest.raises(TokenExpired, match="revoked"):
+        Workspace.open(workspace.settings.home, token=session)

@@ -129,3 +129,11 @@ def test_a_failed_unit_of_work_does_not_leave_the_guard_open(workspace: Workspac
         with workspace._db.engine.connect() as conn:
             with pytest.raises(IntegrityError, match="unaudited write"):
                 conn.execute(text("UPDATE users SET full_name = 'Mallory'"))
+
+
+def test_the_head_revision_read_from_file_names_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from gxpml.store.migrate import _config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(_config()).get_current_head()

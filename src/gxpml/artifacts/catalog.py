@@ -257,7 +257,7 @@ class Keys:
 
     def show(self) -> dict[str, Any]:
         ws = self._ws
-        ws._db.authorize(ws.actor, "audit.read")
+        ws._db.authorize(ws.actor, "audit.verify")
         with ws._db.read() as session:
             counts = {k: n for k, n in session.execute(select(ArtifactKey.key_id, func.count()).group_by(ArtifactKey.key_id))}
         return {
@@ -267,9 +267,14 @@ class Keys:
             "signing_public_key": ws._signer.public_key_hex,
         }
 
-    def rotate(self, *, reason: str) -> dict[str, Any]:
+    def rotate(self, *, reason: str, destroy_old: bool = False) -> dict[str, Any]:
         """Make a new master key current and re-wrap every data key under it (no object is
-        rewritten); old master keys are destroyed once nothing uses them."""
+        rewritten).
+
+        Old master keys are kept by default, retired: a database backup taken before the
+        rotation still holds data keys wrapped by them. With ``destroy_old=True`` they are
+        destroyed (for a compromised key) — such backups then cannot decrypt artifacts.
+        """
         if not reason:
             raise ReasonRequired("Rotating the master key needs a reason: pass reason=... or --reason.")
         ws = self._ws
@@ -287,11 +292,13 @@ class Keys:
                 row.key_id = new_key_id
                 count += 1
             uow.session.flush()
+            retired = sorted((set(cache) | {old_current}) - {new_key_id})
             uow.event("keys.rotate", entity_type="master_key", entity_id=new_key_id,
-                      new={"previous": old_current, "current": new_key_id, "rewrapped": count})
-        retired = sorted(set(cache) | {old_current})
-        for key_id in retired:
-            if key_id != new_key_id:
+                      new={"previous": old_current, "current": new_key_id, "rewrapped": count,
+                           "destroyed": retired if destroy_old else []})
+        if destroy_old:
+            for key_id in retired:
                 self._provider.destroy_key(key_id)
-        return {"old_key_id": old_current, "new_key_id": new_key_id, "rewrapped": count, "destroyed": retired}
+        return {"old_key_id": old_current, "new_key_id": new_key_id, "rewrapped": count,
+                "destroyed": retired if destroy_old else [], "retired": retired}
 

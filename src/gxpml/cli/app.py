@@ -32,7 +32,6 @@ from typer.core import TyperGroup
 
 from gxpml import __version__
 from gxpml.canonical import parse_ts
-from gxpml.config import load_settings
 from gxpml.errors import GxpmlError
 from gxpml.workspace import Workspace
 
@@ -204,7 +203,7 @@ def open_anonymous(ctx: typer.Context) -> Workspace:
     """The workspace opened with no credentials, for the commands that bring their own
     (login, changing one's own password). Unlike :meth:`Workspace.open` it ignores an ended
     stored session, which would otherwise refuse the very login that replaces it."""
-    return ctx.with_resource(Workspace(load_settings(workspace_path(ctx))))
+    return ctx.with_resource(Workspace.open(workspace_path(ctx), anonymous=True))
 
 
 # --------------------------------------------------------------------------- the app

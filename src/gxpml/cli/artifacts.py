@@ -108,13 +108,21 @@ def fsck(
 
 
 @keys_app.command("rotate")
-def rotate(ctx: typer.Context, reason: ReasonOption) -> None:
+def rotate(
+    ctx: typer.Context, reason: ReasonOption,
+    destroy_old: Annotated[bool, typer.Option(
+        "--destroy-old", help="Destroy the old master key(s) (a compromised key). Database backups "
+        "taken before the rotation can then no longer decrypt artifacts.")] = False,
+) -> None:
     """Make a new master key current and re-wrap every artifact key with it."""
-    result = open_workspace(ctx).keys.rotate(reason=reason)
+    result = open_workspace(ctx).keys.rotate(reason=reason, destroy_old=destroy_old)
     echo(f"Rotated the master key from {result['old_key_id']} to {result['new_key_id']}; "
          f"re-wrapped {result['rewrapped']} artifact key(s).")
     if result.get("destroyed"):
         hint(f"Destroyed the retired master key(s): {', '.join(result['destroyed'])}.")
+    elif result.get("retired"):
+        hint(f"Kept the retired master key(s) {', '.join(result['retired'])} for backups; "
+             "rotate with --destroy-old to destroy them.")
 
 
 @keys_app.command("show")

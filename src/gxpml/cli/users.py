@@ -49,10 +49,10 @@ def add(
     email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
     role: Annotated[list[str] | None, typer.Option(help="A role to grant (repeatable).")] = None,
 ) -> None:
-    """Add a user (password: $GXPML_NEW_PASSWORD, $GXPML_PASSWORD, else prompted twice)."""
+    """Add a user (initial password: $GXPML_NEW_PASSWORD, else prompted twice)."""
     ws = open_workspace(ctx)
     password = secret(
-        f"Initial password for {username}", env=(*_NEW_PASSWORD, "GXPML_PASSWORD"), confirm=True,
+        f"Initial password for {username}", env=_NEW_PASSWORD, confirm=True,
     )
     user = ws.users.add(username, name, password=password, email=email, roles=role or [])
     echo(f"Added user {user.username} ({user.full_name}) with roles: "

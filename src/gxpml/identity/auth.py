@@ -161,6 +161,30 @@ class Authenticator:
             self._touch(token_id, now)
         return self.actor_for_user(token.user_id, token=token)
 
+    def token_kind(self, token_id: str) -> str | None:
+        with self._ws._db.read() as session:
+            token = session.get(Token, token_id)
+            return None if token is None else token.kind
+
+    def end_session(self, token_text: str, *, skip: set[str]) -> None:
+        """Revoke a stored session token if it is still open (an ended one needs nothing)."""
+        try:
+            token_id, secret = parse_token(token_text)
+        except AuthenticationError:
+            return
+        if token_id in skip:
+            return
+        with self._ws._db.read() as session:
+            token = session.get(Token, token_id)
+        if (token is None or token.kind != "session" or token.revoked_at is not None
+                or not hmac.compare_digest(token.secret_hash, sha256_hex(secret))):
+            return
+        with self._ws._db.transaction(self.actor_for_user(token.user_id, token=token), "token.revoke",
+                                      reason="logout") as uow:
+            fresh = uow.session.get(Token, token_id)
+            assert fresh is not None
+            fresh.revoked_at = utcnow()
+
     def _touch(self, token_id: str, now: dt.datetime) -> None:
         from sqlalchemy import update
         from sqlalchemy.orm import Session
