@@ -6,8 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from gxpml.config import load_settings
 from gxpml.errors import AuthenticationError
 from gxpml.workspace import Workspace, session_file
