@@ -71,8 +71,15 @@ def _write_sessions(sessions: dict[str, str]) -> None:
 class Workspace:
     """A gxpml workspace opened by one actor. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, settings: Settings, *, _check_schema: bool = True) -> None:
+    def __init__(self, settings: Settings, *, _check_schema: bool = True, _parent: Workspace | None = None) -> None:
         self.settings = settings
+        self._owner = _parent is None
+        if _parent is not None:
+            # A view of an open workspace for another actor (the server makes one per request):
+            # it shares the engine and keys, and closing it closes nothing.
+            self._signer, self._db = _parent._signer, _parent._db
+            self._init_services()
+            return
         engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         if _check_schema:
             try:
@@ -95,7 +102,10 @@ class Workspace:
             engine, workspace_id=settings.workspace_id, signer=self._signer,
             checkpoint_interval=settings.checkpoint_interval,
         )
-        self._passwords = Passwords(settings.security)
+        self._init_services()
+
+    def _init_services(self) -> None:
+        self._passwords = Passwords(self.settings.security)
         self._auth = Authenticator(self)
         self.actor: Actor = ANONYMOUS
         self.users = Users(self)
@@ -280,8 +290,15 @@ class Workspace:
 
     # ------------------------------------------------------------------ lifetime
 
+    def as_actor(self, actor: Actor) -> Workspace:
+        """A view of this open workspace acting as ``actor`` (shares engine and keys)."""
+        view = Workspace(self.settings, _parent=self)
+        view.actor = actor
+        return view
+
     def close(self) -> None:
-        self._db.dispose()
+        if self._owner:
+            self._db.dispose()
 
     def __enter__(self) -> Workspace:
         return self
