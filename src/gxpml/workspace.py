@@ -71,6 +71,9 @@ def _write_sessions(sessions: dict[str, str]) -> None:
 class Workspace:
     """A gxpml workspace opened by one actor. Use as a context manager, or call :meth:`close`."""
 
+    _signer: Signer
+    _db: Database
+
     def __init__(self, settings: Settings, *, _check_schema: bool = True, _parent: Workspace | None = None) -> None:
         self.settings = settings
         self._owner = _parent is None
