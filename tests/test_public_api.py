@@ -18,4 +18,4 @@ def test_every_error_maps_to_an_http_status_and_an_exit_code() -> None:
         assert error.exit_code >= 1
     assert gxpml.NotFound.http_status == 404 and gxpml.PermissionDenied.http_status == 403
     assert gxpml.AuthenticationError.http_status == 401
-    assert len({e.exit_code for e in errors if e.__bases__ == (gxpml.GxpmlError,)}) == 8  # one code per branch
+    assert len({e.exit_code for e in errors if e.__bases__ == (gxpml.GxpmlError,)}) == 9  # one code per branch

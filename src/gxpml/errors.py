@@ -8,7 +8,8 @@ cryptography are mapped to this tree where they cross into gxpml (``raise ... fr
     ├── ConfigError                 500  exit 3   workspace missing, unreadable or corrupt config
     ├── InvalidInput                422  exit 2   a value the caller can fix
     │   ├── ReasonRequired          422  exit 2   a change or retirement without a reason
-    │   └── PasswordPolicyError     422  exit 2   password too short, reused, ...
+    │   ├── PasswordPolicyError     422  exit 2   password too short, reused, ...
+    │   └── PayloadTooLarge         413  exit 2   a request body over the server's limit
     ├── NotFound                    404  exit 4   unknown id, user, digest
     ├── Conflict                    409  exit 5   already exists, illegal state transition
     ├── AuthenticationError         401  exit 6   no or bad credentials
@@ -16,6 +17,7 @@ cryptography are mapped to this tree where they cross into gxpml (``raise ... fr
     │   ├── PasswordExpired         401  exit 6   password older than the policy allows
     │   └── AccountLocked           401  exit 6   too many failed logins, or disabled
     ├── PermissionDenied            403  exit 7   authenticated, but the role does not grant it
+    ├── RateLimited                 429  exit 10  too many attempts (logins); wait and retry
     ├── IntegrityError              500  exit 8   a digest, hash or signature does not verify
     │   └── AuditChainBroken        500  exit 8   ``audit verify`` found a failing event
     └── StorageError                503  exit 9   database or object store unreachable / failed
@@ -37,7 +39,9 @@ __all__ = [
     "NotFound",
     "PasswordExpired",
     "PasswordPolicyError",
+    "PayloadTooLarge",
     "PermissionDenied",
+    "RateLimited",
     "ReasonRequired",
     "StorageError",
     "TokenExpired",
@@ -81,6 +85,12 @@ class PasswordPolicyError(InvalidInput):
     """A new password breaks the workspace's password policy."""
 
 
+class PayloadTooLarge(InvalidInput):
+    """The request body is larger than the server accepts for this route."""
+
+    http_status = 413
+
+
 class NotFound(GxpmlError):
     """The named thing does not exist."""
 
@@ -119,6 +129,13 @@ class PermissionDenied(GxpmlError):
 
     http_status = 403
     exit_code = 7
+
+
+class RateLimited(GxpmlError):
+    """Too many attempts in a short time (e.g. logins); wait before retrying."""
+
+    http_status = 429
+    exit_code = 10
 
 
 class IntegrityError(GxpmlError):

@@ -293,7 +293,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ lifetime
 
-    def as_actor(self, actor: Actor) -> Workspace:
+    def _as_actor(self, actor: Actor) -> Workspace:
         """A view of this open workspace acting as ``actor`` (shares engine and keys)."""
         view = Workspace(self.settings, _parent=self)
         view.actor = actor

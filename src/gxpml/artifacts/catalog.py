@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from gxpml.artifacts.crypto import generate_data_key
 from gxpml.artifacts.keys import FileKeyProvider, KeyProvider, unwrap_data_key, wrap_data_key
 from gxpml.artifacts.objects import ObjectStore, parse_digest
-from gxpml.canonical import utcnow
-from gxpml.errors import Conflict, GxpmlError, NotFound, ReasonRequired
+from gxpml.canonical import parse_ts, utcnow
+from gxpml.errors import Conflict, GxpmlError, IntegrityError, NotFound, ReasonRequired
 from gxpml.store.tables import ArtifactKey, ArtifactRecord
 
 if TYPE_CHECKING:
@@ -51,6 +51,14 @@ class ArtifactInfo:
             "encrypted": self.encrypted, "name": self.name, "created_at": self.created_at.isoformat(),
             "erased_at": self.erased_at.isoformat() if self.erased_at else None,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArtifactInfo:
+        return cls(
+            digest=parse_digest(data["digest"]), size=data["size"], stored_size=data["stored_size"],
+            encrypted=data["encrypted"], name=data["name"], created_at=parse_ts(data["created_at"]),
+            erased_at=None if data["erased_at"] is None else parse_ts(data["erased_at"]),
+        )
 
 
 def _info(record: ArtifactRecord) -> ArtifactInfo:
@@ -82,6 +90,14 @@ class FsckReport:
             "removed": self.removed,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FsckReport:
+        return cls(
+            checked=data["checked"], problems=list(data["problems"]),
+            orphans=[parse_digest(d) for d in data["orphans"]], stale_temps=list(data["stale_temps"]),
+            removed=list(data["removed"]),
+        )
+
 
 def open_object_store(ws: Workspace) -> ObjectStore:
     return ObjectStore(ws.settings.artifact_url, storage_options=ws.settings.artifact_options or None)
@@ -97,12 +113,17 @@ class Artifacts:
 
     # -------------------------------------------------------------- writing
 
-    def put(self, source: str | Path | bytes | BinaryIO, *, name: str | None = None) -> ArtifactInfo:
+    def put(
+        self, source: str | Path | bytes | BinaryIO, *, name: str | None = None,
+        expected_digest: str | None = None,
+    ) -> ArtifactInfo:
         """Store ``source`` (a path, bytes or a binary stream, read in chunks) and return it.
 
         Storing content that is stored already records nothing new and returns the existing
-        artifact: the address is the digest of the content.
+        artifact: the address is the digest of the content. With ``expected_digest`` the
+        content must hash to it, or nothing is stored (a transfer that went wrong).
         """
+        expected = None if expected_digest is None else parse_digest(expected_digest)
         ws = self._ws
         ws._db.authorize(ws.actor, "artifact.put")
         if isinstance(source, bytes):
@@ -111,6 +132,12 @@ class Artifacts:
             name = Path(source).name
         dek = generate_data_key() if ws.settings.encryption else None
         staged = self._objects.put(source, dek=dek)
+        if expected is not None and staged.digest != expected:
+            self._objects.discard(staged)
+            raise IntegrityError(
+                f"The content received hashes to sha256:{staged.digest}, not the expected "
+                f"sha256:{expected}: it was damaged in transfer. Nothing was stored; send it again."
+            )
         try:
             with ws._db.write(ws.actor, "artifact.put") as uow:
                 existing = uow.session.get(ArtifactRecord, staged.digest)

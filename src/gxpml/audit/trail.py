@@ -44,6 +44,10 @@ class AuditRecord:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditRecord:
+        return cls(**{f: data[f] for f in cls.__dataclass_fields__})
+
 
 def _record(row: AuditEvent) -> AuditRecord:
     return AuditRecord(

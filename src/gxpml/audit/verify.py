@@ -89,6 +89,14 @@ class VerifyReport:
             "problems": [p.to_dict() for p in self.problems],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VerifyReport:
+        return cls(
+            events=data["events"], checkpoints=data["checkpoints"], records=data["records"],
+            segments=data["segments"], head_seq=data["head_seq"], head_hash=data["head_hash"],
+            problems=[Problem(p["check"], p["message"], p["seq"]) for p in data["problems"]],
+        )
+
 
 _COLUMNS = ("seq", "ts", "actor_id", "actor_name", "action", "entity_type", "entity_id",
             "old", "new", "reason", "request_id", "prev_hash", "hash")

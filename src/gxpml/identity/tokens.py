@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from gxpml.canonical import new_id, utcnow
+from gxpml.canonical import new_id, parse_ts, utcnow
 from gxpml.errors import Conflict, InvalidInput, NotFound, ReasonRequired
 from gxpml.identity.auth import new_token_secret
 from gxpml.identity.users import active_roles, check_role, find_user
@@ -40,6 +40,18 @@ class TokenInfo:
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenInfo:
+        def ts(value: str | None) -> dt.datetime | None:
+            return None if value is None else parse_ts(value)
+
+        return cls(
+            id=data["id"], username=data["username"], kind=data["kind"], name=data["name"],
+            roles=None if data["roles"] is None else tuple(data["roles"]),
+            created_at=parse_ts(data["created_at"]), expires_at=ts(data["expires_at"]),
+            revoked_at=ts(data["revoked_at"]),
+        )
 
 
 def _info(token: Token, username: str) -> TokenInfo:

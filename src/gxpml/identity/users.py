@@ -6,12 +6,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gxpml.canonical import utcnow
+from gxpml.canonical import parse_ts, utcnow
 from gxpml.errors import Conflict, InvalidInput, NotFound, ReasonRequired
 from gxpml.identity.roles import ROLES
 from gxpml.store.tables import RoleGrant, User
@@ -52,6 +52,14 @@ class UserInfo:
             "created_at": self.created_at.isoformat(), "failed_logins": self.failed_logins,
             "password_changed_at": self.password_changed_at.isoformat(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UserInfo:
+        return cls(
+            id=data["id"], username=data["username"], full_name=data["full_name"], email=data["email"],
+            status=data["status"], roles=tuple(data["roles"]), created_at=parse_ts(data["created_at"]),
+            password_changed_at=parse_ts(data["password_changed_at"]), failed_logins=data["failed_logins"],
+        )
 
 
 def active_roles(session: Session, user_id: str) -> tuple[str, ...]:

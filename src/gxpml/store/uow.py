@@ -61,6 +61,10 @@ class Actor:
     permissions: frozenset[str] = frozenset()
     token_id: str | None = None
 
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "username": self.username, "name": self.name,
+                "roles": sorted(self.roles), "token_id": self.token_id}
+
     @property
     def authenticated(self) -> bool:
         return self.id != ANONYMOUS.id

@@ -1,0 +1,169 @@
+"""The FastAPI application: middleware, error shape, routers.
+
+Every request runs as its authenticated actor through the same SDK as a local workspace, so
+authorization and the audit trail are the server's alone: clients hold tokens, never
+database credentials. Errors come back as ``{"error": {"type", "message", "request_id"}}``
+with the status the exception tree assigns; no stack trace or secret ever leaves the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gxpml import __version__
+from gxpml.api.schemas import ErrorOut
+from gxpml.config import load_settings
+from gxpml.errors import GxpmlError
+from gxpml.store.uow import request_id_var
+from gxpml.workspace import Workspace
+
+__all__ = ["MAX_JSON_BODY", "create_app"]
+
+log = logging.getLogger("gxpml.api")
+
+#: Largest JSON request body accepted (artifact uploads stream and are not limited by this).
+MAX_JSON_BODY = 1 << 20
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_STREAMING_PATHS = ("/api/v1/artifacts",)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in [
+        (401, "Not authenticated"), (403, "Not permitted (recorded in the audit trail)"),
+        (404, "Not found"), (409, "Conflict"), (413, "Body too large"),
+        (422, "Invalid input"), (429, "Too many attempts"), (500, "Integrity or internal error"),
+        (503, "Storage unavailable"),
+    ]
+}
+
+
+def error_body(type_name: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": type_name, "message": message, "request_id": request_id_var.get()}}
+
+
+class RequestContext:
+    """Pure ASGI middleware: a request id for each request (echoed in ``X-Request-ID`` and
+    written into audit events), and a size limit on non-streaming request bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else f"req_{secrets.token_hex(8)}"
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        limited = not str(scope.get("path", "")).startswith(_STREAMING_PATHS)
+        length = headers.get(b"content-length")
+        try:
+            if limited and length is not None and length.isdigit() and int(length) > MAX_JSON_BODY:
+                await _too_large(send_with_id)
+                return
+            received = 0
+
+            async def counting_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > MAX_JSON_BODY:
+                        raise _BodyTooLarge
+                return message
+
+            try:
+                await self.app(scope, counting_receive if limited else receive, send_with_id)
+            except _BodyTooLarge:
+                await _too_large(send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send) -> None:
+    response = JSONResponse(
+        error_body("PayloadTooLarge", f"The request body is larger than {MAX_JSON_BODY} bytes."),
+        status_code=413,
+    )
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - never called for a plain response
+    return {"type": "http.disconnect"}
+
+
+def create_app(home: str | Path | None = None) -> FastAPI:
+    """The API for the workspace at ``home`` (default: ``GXPML_HOME``, else ``./.gxpml``)."""
+    settings = load_settings(home)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        root = Workspace(settings)
+        app.state.workspace = root
+        try:
+            yield
+        finally:
+            root.close()
+
+    app = FastAPI(
+        title="gxpml", version=__version__, lifespan=lifespan, responses=ERROR_RESPONSES,
+        description="The gxpml record core over HTTP: users, roles, tokens, the audit trail and artifacts.",
+    )
+
+    @app.exception_handler(GxpmlError)
+    async def _gxpml_error(_request: Request, exc: GxpmlError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse(error_body(exc.type_name, exc.message), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        return JSONResponse(error_body("InvalidInput", "Invalid request: " + "; ".join(parts) + "."), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        names = {404: "NotFound", 405: "MethodNotAllowed", 401: "AuthenticationError"}
+        return JSONResponse(error_body(names.get(exc.status_code, "HTTPError"), str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error in request %s", request_id_var.get())
+        return JSONResponse(
+            error_body("InternalError", "The server failed to handle the request; its log has the details under this request id."),
+            status_code=500,
+        )
+
+    from gxpml.api.routes import artifacts, audit, health, identity, sessions
+
+    app.include_router(health.router)
+    for module in (sessions, identity, audit, artifacts):
+        app.include_router(module.router, prefix="/api/v1")
+    app.add_middleware(RequestContext)
+    return app
