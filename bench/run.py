@@ -344,7 +344,7 @@ def spawn(name: str, args: dict[str, Any], *, timeout: float | None = None) -> d
     try:
         proc = subprocess.run(
             [sys.executable, __file__, "--worker", name, "--args", json.dumps(args), "--out", str(out)],
-            capture_output=True, text=True, timeout=timeout,
+            check=False, capture_output=True, text=True, timeout=timeout,
         )
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
@@ -505,7 +505,7 @@ def bench_artifacts(ctx: Context) -> dict[str, Any]:
         ctx.log(f"artifacts: {ARTIFACTS_BENCH.name} --size-mb {big} --small-mb {small} --repeat {repeat}")
         command = [sys.executable, str(ARTIFACTS_BENCH), "--size-mb", str(big), "--small-mb", str(small),
                    "--repeat", str(repeat), "--dir", str(ctx.tmp / "objects")]
-        proc = subprocess.run(command, capture_output=True, text=True)
+        proc = subprocess.run(command, check=False, capture_output=True, text=True)
         shutil.rmtree(ctx.tmp / "objects", ignore_errors=True)
         out["object_store"] = {"command": " ".join(["python", "bench/artifacts_bench.py", *command[2:-2]]),
                                "exit_code": proc.returncode, "stdout": proc.stdout}
@@ -555,6 +555,13 @@ def bench_artifacts(ctx: Context) -> dict[str, Any]:
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    targets = _targets(results)
+    for target in targets:
+        target["quick"] = bool((results.get(target["benchmark"]) or {}).get("quick"))
+    return targets
+
+
+def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     targets: list[dict[str, Any]] = []
     writes = results.get("writes")
     if writes:
@@ -621,7 +628,7 @@ def machine_info(pg_version: str | None) -> dict[str, Any]:
 
         info["mlflow"] = version("mlflow")
         info["gxpml"] = version("gxpml")
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001, S110 - versions are informative only
         pass
     return info
 
@@ -661,11 +668,12 @@ def print_tables(console: Any, results: dict[str, Any], sections: list[str]) -> 
         console.print(table)
     targets = results.get("targets") or []
     if targets:
-        table = Table(title="Targets" + (" (quick run: small sizes, not representative)" if results.get("quick") else ""))
+        quick = any(t.get("quick") for t in targets)
+        table = Table(title="Targets" + (" (* quick run: small sizes, not representative)" if quick else ""))
         for col in ("target", "measured", "met"):
             table.add_column(col, justify="left" if col == "target" else "right")
         for t in targets:
-            table.add_row(t["target"], f"{t['value']:,.0f} {t['unit']}",
+            table.add_row(t["target"] + (" *" if t.get("quick") else ""), f"{t['value']:,.0f} {t['unit']}",
                           "[green]yes" if t["met"] else "[red]NO")
         console.print(table)
 
@@ -706,9 +714,9 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(result))
         return
 
-    defaults = (dict(writes=300, warmup=20, verify_events=5000, artifact_mb=64, small_mb=16, repeat=1)
-                if args.quick else
-                dict(writes=5000, warmup=100, verify_events=100_000, artifact_mb=1024, small_mb=256, repeat=3))
+    quick = {"writes": 300, "warmup": 20, "verify_events": 5000, "artifact_mb": 64, "small_mb": 16, "repeat": 1}
+    full = {"writes": 5000, "warmup": 100, "verify_events": 100_000, "artifact_mb": 1024, "small_mb": 256, "repeat": 3}
+    defaults = quick if args.quick else full
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)

@@ -12,13 +12,22 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from gxpml.workspace import Workspace
-from support import PG_ADMIN_URL, drop_append_only, make_workspace, new_pg_schema, raw_execute
+from support import (
+    ADMIN_PASSWORD,
+    PG_ADMIN_URL,
+    LiveServer,
+    drop_append_only,
+    make_workspace,
+    new_pg_schema,
+    raw_execute,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +70,8 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, database_url: str | None) -> Iterator[Workspace]:
-    """A fresh workspace, opened as its administrator ``admin``."""
+def local(tmp_path: Path, database_url: str | None) -> Iterator[Workspace]:
+    """A fresh local workspace, opened as its administrator ``admin`` (for internals)."""
     ws = make_workspace(tmp_path / "ws", database_url)
     try:
         yield ws
@@ -70,9 +79,72 @@ def workspace(tmp_path: Path, database_url: str | None) -> Iterator[Workspace]:
         ws.close()
 
 
+@pytest.fixture(params=["local", "remote"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """How the SDK reaches the workspace: in-process, or through a live gxpml server."""
+    return str(request.param)
+
+
 @pytest.fixture
-def tamper(workspace: Workspace) -> Callable[..., None]:
+def server(local: Workspace) -> Iterator[LiveServer]:
+    """A live gxpml server (real uvicorn on loopback) for the ``local`` workspace."""
+    live = LiveServer(local.settings.home)
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def open_client(local: Workspace, mode: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """``open_client(user=..., password=...)`` or ``open_client(token=...)``: the workspace as
+    that actor, locally or through the server as ``mode`` says; closed at teardown."""
+    opened: list[Any] = []
+    url = request.getfixturevalue("server").url if mode == "remote" else None
+
+    def open_(*, user: str | None = None, password: str | None = None, token: str | None = None,
+              anonymous: bool = False) -> Any:
+        if url is None:
+            ws: Any = Workspace.open(local.settings.home, user=user, password=password, token=token,
+                                     anonymous=anonymous)
+        elif anonymous:
+            from gxpml.remote import RemoteWorkspace
+
+            ws = RemoteWorkspace(url)
+        else:
+            ws = Workspace.connect(url, user=user, password=password, token=token)
+        opened.append(ws)
+        return ws
+
+    try:
+        yield open_
+    finally:
+        for ws in opened:
+            ws.close()
+
+
+@pytest.fixture
+def workspace(open_client: Callable[..., Any]) -> Any:
+    """The SDK as the administrator ``admin``: a local workspace, or one reached through a
+    live server — the same tests run both ways."""
+    return open_client(user="admin", password=ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def login(open_client: Callable[..., Any]) -> Callable[[str, str], Any]:
+    """``login(user, password)``: the workspace as that user (local or remote as ``mode``)."""
+    return lambda user, password: open_client(user=user, password=password)
+
+
+@pytest.fixture
+def connect(open_client: Callable[..., Any]) -> Callable[[str], Any]:
+    """``connect(token)``: the workspace as the token's actor (local or remote as ``mode``)."""
+    return lambda token: open_client(token=token)
+
+
+@pytest.fixture
+def tamper(local: Workspace) -> Callable[..., None]:
     """``tamper(sql, ...)``: edit the workspace's database behind gxpml's back."""
     def run(*statements: str) -> None:
-        raw_execute(workspace, *drop_append_only(workspace), *statements)
+        raw_execute(local, *drop_append_only(local), *statements)
     return run

@@ -65,3 +65,40 @@ def drop_append_only(ws: Workspace) -> list[str]:
     if ws._db.dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {t}_no_{v}" for t in ("audit_events", "audit_checkpoints") for v in ("update", "delete")]
     return [f"ALTER TABLE {t} DISABLE TRIGGER USER" for t in ("audit_events", "audit_checkpoints")]
+
+
+class LiveServer:
+    """A real uvicorn server for a workspace, on a free loopback port, in a thread of the
+    test process (fast to start; the HTTP traffic is real)."""
+
+    def __init__(self, home: Path, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        from gxpml.api import create_app
+        from gxpml.api.server import _Config
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        scheme = "https" if ssl_certfile else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        config = _Config(create_app(home), host="127.0.0.1", port=self.port, log_level="warning",
+                         ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)

@@ -36,6 +36,7 @@ from gxpml.store.uow import ANONYMOUS, SYSTEM, Actor, Database
 
 if TYPE_CHECKING:
     from gxpml.artifacts.catalog import Artifacts, Keys
+    from gxpml.remote import RemoteWorkspace
 
 __all__ = ["Workspace", "session_file"]
 
@@ -223,6 +224,37 @@ class Workspace:
                 ws.actor = ws._auth.authenticate(env_token)
             elif stored := _read_sessions().get(ws.settings.workspace_id):
                 ws.actor = ws._auth.authenticate(stored)
+        except BaseException:
+            ws.close()
+            raise
+        return ws
+
+    @staticmethod
+    def connect(
+        url: str | None = None, *, token: str | None = None, user: str | None = None,
+        password: str | None = None, verify: bool | str | None = None,
+    ) -> RemoteWorkspace:
+        """A workspace served by ``gxpml server`` at ``url`` (default ``GXPML_SERVER``), with the
+        same interface as a local one. Credentials: ``token``, ``user`` + ``password``,
+        ``GXPML_TOKEN``, or the session ``gxpml login --server URL`` stored. TLS certificates
+        are verified (``verify``: a CA bundle path, default ``GXPML_CA_BUNDLE``)."""
+        from gxpml.remote import RemoteWorkspace
+
+        url = url or os.environ.get("GXPML_SERVER")
+        if not url:
+            raise ConfigError("No server URL: pass one to Workspace.connect(URL) or set GXPML_SERVER.")
+        if verify is None:
+            verify = os.environ.get("GXPML_CA_BUNDLE") or True
+        if not token and user is None:
+            token = os.environ.get("GXPML_TOKEN") or _read_sessions().get(f"server:{url.rstrip('/')}")
+        ws = RemoteWorkspace(url, token=token, verify=verify)
+        try:
+            if user is not None:
+                if password is None:
+                    from gxpml.errors import InvalidInput
+
+                    raise InvalidInput("A password is needed with user=...; or pass token=... instead.")
+                ws.login(user, password)
         except BaseException:
             ws.close()
             raise

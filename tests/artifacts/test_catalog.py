@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,11 @@ from gxpml.workspace import Workspace
 from support import PASSWORD, make_workspace
 
 
-def _object_path(ws: Workspace, digest: str) -> Path:
-    return Path(ws.settings.artifact_url) / "objects" / digest[:2] / digest
+def _object_path(local: Workspace, digest: str) -> Path:
+    return Path(local.settings.artifact_url) / "objects" / digest[:2] / digest
 
 
-def test_a_put_is_recorded_once_and_reads_back_verified(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_put_is_recorded_once_and_reads_back_verified(workspace: Workspace, tmp_path: Path, local: Workspace) -> None:
     source = tmp_path / "data.csv"
     source.write_bytes(b"age,sex,bmi\n59,2,32.1\n" * 1000)
     info = workspace.artifacts.put(source)
@@ -26,16 +27,16 @@ def test_a_put_is_recorded_once_and_reads_back_verified(workspace: Workspace, tm
     out = workspace.artifacts.get(info.digest, tmp_path / "copy.csv")
     assert out.read_bytes() == source.read_bytes()
     # stored bytes are ciphertext, not the plaintext
-    assert b"age,sex,bmi" not in _object_path(workspace, info.digest).read_bytes()
+    assert b"age,sex,bmi" not in _object_path(local, info.digest).read_bytes()
     again = workspace.artifacts.put(source.read_bytes())
     assert again.digest == info.digest
     assert [e.entity_id for e in workspace.audit.log(action="artifact.put")] == [info.digest]
     assert workspace.audit.verify().ok
 
 
-def test_edited_artifact_bytes_are_caught_and_the_digest_named(workspace: Workspace, tmp_path: Path) -> None:
+def test_edited_artifact_bytes_are_caught_and_the_digest_named(workspace: Workspace, tmp_path: Path, local: Workspace) -> None:
     info = workspace.artifacts.put(b"x" * 100_000)
-    path = _object_path(workspace, info.digest)
+    path = _object_path(local, info.digest)
     data = bytearray(path.read_bytes())
     data[5000] ^= 0x01
     path.write_bytes(bytes(data))
@@ -60,9 +61,9 @@ def test_an_unencrypted_workspace_stores_plaintext_and_still_verifies(tmp_path: 
     ws.close()
 
 
-def test_fsck_reports_and_removes_orphans(workspace: Workspace) -> None:
+def test_fsck_reports_and_removes_orphans(workspace: Workspace, local: Workspace) -> None:
     info = workspace.artifacts.put(b"recorded")
-    store = workspace.artifacts._objects
+    store = local.artifacts._objects
     staged = store.put(__import__("io").BytesIO(b"never recorded"), dek=None)
     store.publish(staged)  # a crash between publish and commit leaves exactly this
     report = workspace.artifacts.fsck()
@@ -75,29 +76,29 @@ def test_fsck_reports_and_removes_orphans(workspace: Workspace) -> None:
     assert workspace.audit.log(action="artifact.fsck")[0].new == {"removed": cleaned.removed}
 
 
-def test_key_rotation_rewraps_without_rewriting_objects(workspace: Workspace) -> None:
+def test_key_rotation_rewraps_without_rewriting_objects(workspace: Workspace, local: Workspace) -> None:
     infos = [workspace.artifacts.put(f"object {i}".encode() * 100) for i in range(3)]
-    before = {i.digest: _object_path(workspace, i.digest).read_bytes() for i in infos}
+    before = {i.digest: _object_path(local, i.digest).read_bytes() for i in infos}
     old_key = workspace.keys.show()["master_key_id"]
     result = workspace.keys.rotate(reason="annual rotation")
     assert result["rewrapped"] == 3 and result["old_key_id"] == old_key
     # the retired key is kept for database backups taken before the rotation
-    assert (workspace.settings.master_keys_dir / f"{old_key}.key").exists()
+    assert (local.settings.master_keys_dir / f"{old_key}.key").exists()
     assert result["destroyed"] == [] and result["retired"] == [old_key]
     for info in infos:
-        assert _object_path(workspace, info.digest).read_bytes() == before[info.digest]
+        assert _object_path(local, info.digest).read_bytes() == before[info.digest]
         assert workspace.artifacts.read_bytes(info.digest) == f"object {infos.index(info)}".encode() * 100
     assert workspace.keys.show()["data_keys_by_master_key"] == {result["new_key_id"]: 3}
     [event] = workspace.audit.log(action="keys.rotate")
     assert event.reason == "annual rotation" and event.new["rewrapped"] == 3  # type: ignore[index]
 
 
-def test_rotating_with_destroy_old_destroys_the_compromised_key(workspace: Workspace) -> None:
+def test_rotating_with_destroy_old_destroys_the_compromised_key(workspace: Workspace, local: Workspace) -> None:
     info = workspace.artifacts.put(b"keep me readable")
     old_key = workspace.keys.show()["master_key_id"]
     result = workspace.keys.rotate(reason="key file leaked", destroy_old=True)
     assert result["destroyed"] == [old_key]
-    assert not (workspace.settings.master_keys_dir / f"{old_key}.key").exists()
+    assert not (local.settings.master_keys_dir / f"{old_key}.key").exists()
     assert workspace.artifacts.read_bytes(info.digest) == b"keep me readable"
     assert workspace.audit.log(action="keys.rotate")[0].new["destroyed"] == [old_key]  # type: ignore[index]
 
@@ -111,10 +112,10 @@ def test_unknown_and_malformed_digests_are_clear_errors(workspace: Workspace) ->
         workspace.artifacts.put(Path("/no/such/file.csv"))
 
 
-def test_roles_limit_who_may_store_and_read(workspace: Workspace) -> None:
+def test_roles_limit_who_may_store_and_read(workspace: Workspace, login: Callable[[str, str], Any]) -> None:
     info = workspace.artifacts.put(b"secret model")
     workspace.users.add("otto", "Otto Operator", password=PASSWORD, roles=["operator"])
-    with Workspace.open(workspace.settings.home, user="otto", password=PASSWORD) as otto:
+    with login("otto", PASSWORD) as otto:
         assert otto.artifacts.read_bytes(info.digest) == b"secret model"
         with pytest.raises(PermissionDenied, match="may not artifact.put"):
             otto.artifacts.put(b"anything")

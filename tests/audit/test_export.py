@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,13 +84,13 @@ def test_a_csv_export_verifies_and_an_edited_cell_is_named(busy: Workspace, tmp_
     assert report.first_failure == int(rows[2][0])
 
 
-def test_only_permitted_roles_may_export(busy: Workspace, tmp_path: Path) -> None:
+def test_only_permitted_roles_may_export(busy: Workspace, tmp_path: Path, login: Callable[[str, str], Any]) -> None:
     busy.users.add("dana", "Dana Scientist", password=PASSWORD, roles=["data-scientist"])
     busy.users.add("audrey", "Audrey Auditor", password=PASSWORD, roles=["auditor"])
-    with Workspace.open(busy.settings.home, user="dana", password=PASSWORD) as dana:
+    with login("dana", PASSWORD) as dana:
         with pytest.raises(PermissionDenied, match="may not audit.export"):
             dana.audit.export(tmp_path / "x.jsonl")
-    with Workspace.open(busy.settings.home, user="audrey", password=PASSWORD) as audrey:
+    with login("audrey", PASSWORD) as audrey:
         audrey.audit.export(tmp_path / "y.jsonl")
         assert audrey.audit.verify().ok
     assert not (tmp_path / "x.jsonl").exists()

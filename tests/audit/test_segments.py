@@ -30,26 +30,26 @@ def _seal(ws: Workspace, n: int) -> str:
         return segment.id
 
 
-def test_a_sealed_batch_is_one_event_holding_its_digest(workspace: Workspace) -> None:
-    before = workspace.audit.verify().head_seq
-    segment_id = _seal(workspace, 1000)
-    [event] = workspace.audit.log(entity=f"segment:{segment_id}")
-    assert workspace.audit.verify().head_seq == before + 1
+def test_a_sealed_batch_is_one_event_holding_its_digest(local: Workspace) -> None:
+    before = local.audit.verify().head_seq
+    segment_id = _seal(local, 1000)
+    [event] = local.audit.log(entity=f"segment:{segment_id}")
+    assert local.audit.verify().head_seq == before + 1
     assert event.new is not None and event.new["count"] == 1000
     expected, _ = segment_digest({"step": i, "value": f"{i * 0.5:.3f}"} for i in range(1000))
     assert event.new["digest"] == expected
 
 
-def test_changing_one_sealed_row_breaks_verification(workspace: Workspace, tamper: Callable[..., None]) -> None:
+def test_changing_one_sealed_row_breaks_verification(local: Workspace, tamper: Callable[..., None]) -> None:
     register_segment_source("test-points", _points)
     try:
-        segment_id = _seal(workspace, 100)
-        assert workspace.audit.verify().ok
+        segment_id = _seal(local, 100)
+        assert local.audit.verify().ok
         tamper(f"UPDATE test_points SET value = '9.999' WHERE segment_id = '{segment_id}' AND step = 42")
-        report = workspace.audit.verify()
+        report = local.audit.verify()
         assert [p.check for p in report.problems] == ["segment"]
         assert segment_id in report.problems[0].message
         tamper(f"DELETE FROM test_points WHERE segment_id = '{segment_id}' AND step = 42")
-        assert "99 rows now, 100 sealed" in workspace.audit.verify().problems[0].message
+        assert "99 rows now, 100 sealed" in local.audit.verify().problems[0].message
     finally:
         SEGMENT_SOURCES.pop("test-points", None)

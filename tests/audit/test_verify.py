@@ -158,11 +158,11 @@ def test_checkpoints_are_signed_automatically_every_interval(tmp_path, database_
     ws.close()
 
 
-def test_the_audit_tables_refuse_updates_and_deletes_at_the_database(workspace: Workspace) -> None:
+def test_the_audit_tables_refuse_updates_and_deletes_at_the_database(workspace: Workspace, local: Workspace) -> None:
     from support import raw_execute
 
     with pytest.raises(Exception, match="append-only"):
-        raw_execute(workspace, "UPDATE audit_events SET reason = 'x' WHERE seq = 1")
+        raw_execute(local, "UPDATE audit_events SET reason = 'x' WHERE seq = 1")
     with pytest.raises(Exception, match="append-only"):
-        raw_execute(workspace, "DELETE FROM audit_events WHERE seq = 1")
+        raw_execute(local, "DELETE FROM audit_events WHERE seq = 1")
     assert workspace.audit.verify().ok

@@ -6,7 +6,9 @@ import datetime as dt
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,8 +28,8 @@ from gxpml.workspace import Workspace, session_file
 from support import ADMIN_PASSWORD, PASSWORD, raw_execute
 
 
-def test_the_first_init_creates_an_admin_who_can_log_in(workspace: Workspace) -> None:
-    with Workspace.open(workspace.settings.home, user="admin", password=ADMIN_PASSWORD) as ws:
+def test_the_first_init_creates_an_admin_who_can_log_in(workspace: Workspace, login: Callable[[str, str], Any]) -> None:
+    with login("admin", ADMIN_PASSWORD) as ws:
         assert ws.actor.roles == frozenset({"admin"})
         assert ws.actor.name == "Ada Admin"
 
@@ -50,7 +52,7 @@ def test_bad_user_details_are_refused_with_the_reason(workspace: Workspace, user
         workspace.users.add(username, full_name, password=PASSWORD, email=email, roles=roles)
 
 
-def test_the_password_policy_is_enforced(workspace: Workspace) -> None:
+def test_the_password_policy_is_enforced(workspace: Workspace, login: Callable[[str, str], Any]) -> None:
     with pytest.raises(PasswordPolicyError, match="too short: it has 5 characters"):
         workspace.users.add("bob", "Bob", password="short")
     workspace.users.add("bob", "Bob", password=PASSWORD)
@@ -58,55 +60,53 @@ def test_the_password_policy_is_enforced(workspace: Workspace) -> None:
         workspace.users.change_password("bob", PASSWORD, PASSWORD)
     workspace.users.change_password("bob", PASSWORD, "a second long passphrase")
     with pytest.raises(AuthenticationError, match="wrong"):
-        Workspace.open(workspace.settings.home, user="bob", password=PASSWORD).close()
-    Workspace.open(workspace.settings.home, user="bob", password="a second long passphrase").close()
+        login("bob", PASSWORD).close()
+    login("bob", "a second long passphrase").close()
 
 
-def test_an_unknown_user_and_a_wrong_password_get_the_same_clear_answer(workspace: Workspace) -> None:
-    home = workspace.settings.home
+def test_an_unknown_user_and_a_wrong_password_get_the_same_clear_answer(workspace: Workspace, login: Callable[[str, str], Any], local: Workspace) -> None:
     with pytest.raises(AuthenticationError, match="User name or password is wrong"):
-        Workspace.open(home, user="nobody", password=PASSWORD)
+        login("nobody", PASSWORD)
     with pytest.raises(AuthenticationError, match="User name or password is wrong"):
-        Workspace.open(home, user="admin", password="not the password")
+        login("admin", "not the password")
     causes = [e.new["cause"] for e in workspace.audit.log(action="login.failed") if e.new and "cause" in e.new]
     assert causes == ["unknown user"]
 
 
-def test_failed_logins_lock_the_account_and_raise_an_alert(workspace: Workspace) -> None:
+def test_failed_logins_lock_the_account_and_raise_an_alert(workspace: Workspace, login: Callable[[str, str], Any], local: Workspace) -> None:
     workspace.users.add("bob", "Bob", password=PASSWORD, roles=["reviewer"])
-    home = workspace.settings.home
-    for _ in range(workspace.settings.security.lockout_threshold):
+    for _ in range(local.settings.security.lockout_threshold):
         with pytest.raises(AuthenticationError):
-            Workspace.open(home, user="bob", password="wrong password!!")
+            login("bob", "wrong password!!")
     with pytest.raises(AccountLocked, match="locked after 5 failed logins"):
-        Workspace.open(home, user="bob", password=PASSWORD)
+        login("bob", PASSWORD)
     [alert] = workspace.audit.log(action="security.alert")
     assert alert.new is not None and alert.new["alert"] == "account locked"
     assert workspace.users.get("bob").status == "locked"
     workspace.users.unlock("bob", reason="user confirmed identity by phone")
-    Workspace.open(home, user="bob", password=PASSWORD).close()
+    login("bob", PASSWORD).close()
     assert workspace.users.get("bob").failed_logins == 0
     assert workspace.audit.verify().ok
 
 
-def test_a_disabled_user_cannot_log_in_or_use_tokens(workspace: Workspace) -> None:
+def test_a_disabled_user_cannot_log_in_or_use_tokens(workspace: Workspace, login: Callable[[str, str], Any], connect: Callable[[str], Any]) -> None:
     workspace.users.add("bob", "Bob", password=PASSWORD, roles=["data-scientist"])
-    with Workspace.open(workspace.settings.home, user="bob", password=PASSWORD) as bob:
+    with login("bob", PASSWORD) as bob:
         _, token = bob.tokens.create("laptop")
     workspace.users.disable("bob", reason="left the company")
     with pytest.raises(AccountLocked, match="disabled"):
-        Workspace.open(workspace.settings.home, user="bob", password=PASSWORD)
+        login("bob", PASSWORD)
     with pytest.raises(AccountLocked):
-        Workspace.open(workspace.settings.home, token=token)
+        connect(token)
 
 
-def test_an_expired_password_must_be_changed_before_login(workspace: Workspace) -> None:
+def test_an_expired_password_must_be_changed_before_login(workspace: Workspace, login: Callable[[str, str], Any]) -> None:
     workspace.users.add("bob", "Bob", password=PASSWORD)
     workspace.users.reset_password("bob", "temporary passphrase 1", reason="forgot password")
     with pytest.raises(PasswordExpired, match="gxpml user passwd bob"):
-        Workspace.open(workspace.settings.home, user="bob", password="temporary passphrase 1")
+        login("bob", "temporary passphrase 1")
     workspace.users.change_password("bob", "temporary passphrase 1", "my own new passphrase")
-    Workspace.open(workspace.settings.home, user="bob", password="my own new passphrase").close()
+    login("bob", "my own new passphrase").close()
 
 
 def test_changes_and_retirements_need_a_reason(workspace: Workspace) -> None:
@@ -125,13 +125,13 @@ def test_unknown_names_are_not_found(workspace: Workspace) -> None:
         workspace.tokens.revoke("tok_0000000000000000", reason="x")
 
 
-def test_grants_and_revocations_are_audited_and_take_effect(workspace: Workspace) -> None:
+def test_grants_and_revocations_are_audited_and_take_effect(workspace: Workspace, login: Callable[[str, str], Any]) -> None:
     workspace.users.add("bob", "Bob", password=PASSWORD)
     workspace.roles.grant("bob", "auditor", reason="annual audit")
-    with Workspace.open(workspace.settings.home, user="bob", password=PASSWORD) as bob:
+    with login("bob", PASSWORD) as bob:
         assert bob.audit.verify().ok
     workspace.roles.revoke("bob", "auditor", reason="audit finished")
-    with Workspace.open(workspace.settings.home, user="bob", password=PASSWORD) as bob:
+    with login("bob", PASSWORD) as bob:
         with pytest.raises(PermissionDenied):
             bob.audit.verify()
     actions = [e.action for e in workspace.audit.log(entity="role_grant")]
@@ -140,82 +140,82 @@ def test_grants_and_revocations_are_audited_and_take_effect(workspace: Workspace
         workspace.roles.revoke("admin", "admin", reason="oops")
 
 
-def test_api_tokens_are_scoped_expiring_and_revocable(workspace: Workspace) -> None:
+def test_api_tokens_are_scoped_expiring_and_revocable(workspace: Workspace, login: Callable[[str, str], Any], connect: Callable[[str], Any], local: Workspace) -> None:
     workspace.users.add("bob", "Bob", password=PASSWORD, roles=["data-scientist", "auditor"])
-    with Workspace.open(workspace.settings.home, user="bob", password=PASSWORD) as bob:
+    with login("bob", PASSWORD) as bob:
         with pytest.raises(InvalidInput, match="lacks: admin"):
             bob.tokens.create("too much", roles=["admin"])
         info, token = bob.tokens.create("ci", roles=["data-scientist"], expires_days=30)
-    with Workspace.open(workspace.settings.home, token=token) as ci:
+    with connect(token) as ci:
         assert ci.actor.roles == frozenset({"data-scientist"})
         with pytest.raises(PermissionDenied):
             ci.audit.export("/dev/null")  # the auditor role is not in the token's scope
     # only the hash is stored
-    with workspace._db.read() as session:
+    with local._db.read() as session:
         from gxpml.store.tables import Token
 
         stored = session.get(Token, info.id)
         assert stored is not None and token.split("_")[-1] not in stored.secret_hash
     workspace.tokens.revoke(info.id, reason="laptop lost")
     with pytest.raises(TokenExpired, match="revoked"):
-        Workspace.open(workspace.settings.home, token=token)
+        connect(token)
 
 
-def test_an_expired_token_is_refused(workspace: Workspace) -> None:
+def test_an_expired_token_is_refused(workspace: Workspace, connect: Callable[[str], Any], local: Workspace) -> None:
     info, token = workspace.tokens.create("short-lived", expires_days=1)
     past = "2020-01-01T00:00:00.000000Z"
-    raw_execute(workspace, f"UPDATE tokens SET expires_at = '{past}' WHERE id = '{info.id}'")
+    raw_execute(local, f"UPDATE tokens SET expires_at = '{past}' WHERE id = '{info.id}'")
     with pytest.raises(TokenExpired, match="expired"):
-        Workspace.open(workspace.settings.home, token=token)
+        connect(token)
 
 
-def test_a_malformed_or_forged_token_is_refused(workspace: Workspace) -> None:
+def test_a_malformed_or_forged_token_is_refused(workspace: Workspace, connect: Callable[[str], Any]) -> None:
     info, token = workspace.tokens.create("t")
     with pytest.raises(AuthenticationError, match="malformed"):
-        Workspace.open(workspace.settings.home, token="not-a-token")
+        connect("not-a-token")
     with pytest.raises(AuthenticationError, match="not valid"):
-        Workspace.open(workspace.settings.home, token=token[:-4] + "AAAA")
+        connect(token[:-4] + "AAAA")
 
 
-def test_a_session_ends_after_inactivity(workspace: Workspace) -> None:
+def test_a_session_ends_after_inactivity(workspace: Workspace, connect: Callable[[str], Any], local: Workspace) -> None:
     token = workspace.login("admin", ADMIN_PASSWORD)
     old = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     token_id = "tok_" + token.split("_")[2]
-    raw_execute(workspace, f"UPDATE token_activity SET last_used_at = '{old}' WHERE token_id = '{token_id}'")
+    raw_execute(local, f"UPDATE token_activity SET last_used_at = '{old}' WHERE token_id = '{token_id}'")
     with pytest.raises(TokenExpired, match="15 minutes without activity"):
-        Workspace.open(workspace.settings.home, token=token)
+        connect(token)
 
 
-def test_login_remembers_the_session_in_an_owner_only_file(workspace: Workspace) -> None:
+def test_login_remembers_the_session_in_an_owner_only_file(workspace: Workspace, open_client: Callable[..., Any]) -> None:
     workspace.login("admin", ADMIN_PASSWORD, remember=True)
     path = session_file()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    with Workspace.open(workspace.settings.home) as again:
+    with open_client() as again:
         assert again.actor.username == "admin"
         again.logout()
     assert json.loads(path.read_text()) == {}
-    with Workspace.open(workspace.settings.home) as anonymous:
+    with open_client() as anonymous:
         with pytest.raises(AuthenticationError, match="Not logged in"):
             anonymous.users.list()
 
 
-def test_workspace_files_are_owner_only(workspace: Workspace) -> None:
-    home = workspace.settings.home
-    for path in [home, home / "gxpml.toml", workspace.settings.signing_key_path, *workspace.settings.master_keys_dir.iterdir()]:
+def test_workspace_files_are_owner_only(local: Workspace) -> None:
+    home = local.settings.home
+    for path in [home, home / "gxpml.toml", local.settings.signing_key_path, *local.settings.master_keys_dir.iterdir()]:
         mode = stat.S_IMODE(os.stat(path).st_mode)
         assert mode & 0o077 == 0, f"{path} is readable by others: {oct(mode)}"
 
 
-def test_a_corrupt_config_is_a_clear_error(workspace: Workspace) -> None:
+def test_a_corrupt_config_is_a_clear_error(local: Workspace) -> None:
     from gxpml.errors import ConfigError
 
-    config = Path(workspace.settings.home) / "gxpml.toml"
+    config = Path(local.settings.home) / "gxpml.toml"
     config.write_text(config.read_text() + "\n[broken\n")
     with pytest.raises(ConfigError, match=r"is not valid TOML .*Fix the file or restore it"):
-        Workspace.open(workspace.settings.home)
+        Workspace.open(local.settings.home)
     config.write_text("[workspace]\n")
     with pytest.raises(ConfigError, match="lacks the required setting 'id'"):
-        Workspace.open(workspace.settings.home)
+        Workspace.open(local.settings.home)
 
 
 def test_a_missing_workspace_says_how_to_create_one(tmp_path: Path) -> None:
@@ -235,15 +235,15 @@ def test_passwords_and_token_secrets_never_reach_the_audit_trail(workspace: Work
     assert "$argon2id$" not in text
 
 
-def test_logout_ends_sessions_but_leaves_api_tokens_alone(workspace: Workspace) -> None:
+def test_logout_ends_sessions_but_leaves_api_tokens_alone(workspace: Workspace, connect: Callable[[str], Any], open_client: Callable[..., Any]) -> None:
     _, api_token = workspace.tokens.create("ci")
-    with Workspace.open(workspace.settings.home, token=api_token) as ci:
+    with connect(api_token) as ci:
         ci.logout()
-    with Workspace.open(workspace.settings.home, token=api_token) as ci:
+    with connect(api_token) as ci:
         assert ci.actor.username == "admin"
     session = workspace.login("admin", ADMIN_PASSWORD, remember=True)
-    with Workspace.open(workspace.settings.home, anonymous=True) as ws:
+    with open_client(anonymous=True) as ws:
         assert not ws.actor.authenticated
         ws.logout()  # also revokes the stored session, though this workspace never used it
     with pytest.raises(TokenExpired, match="revoked"):
-        Workspace.open(workspace.settings.home, token=session)
+        connect(session)

@@ -22,11 +22,11 @@ WRITER = textwrap.dedent("""
 pytestmark = pytest.mark.slow
 
 
-def test_four_processes_writing_250_events_each(workspace: Workspace) -> None:
-    _, token = workspace.tokens.create("writers")
-    start = workspace.audit.verify().head_seq
+def test_four_processes_writing_250_events_each(local: Workspace) -> None:
+    _, token = local.tokens.create("writers")
+    start = local.audit.verify().head_seq
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(workspace.settings.home), token, str(w), "250"],
+        subprocess.Popen([sys.executable, "-c", WRITER, str(local.settings.home), token, str(w), "250"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for w in range(4)
     ]
@@ -34,12 +34,12 @@ def test_four_processes_writing_250_events_each(workspace: Workspace) -> None:
     for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
-    report = workspace.audit.verify()
+    report = local.audit.verify()
     assert report.ok, report.problems
     assert report.head_seq == start + 1000
-    events = workspace.audit.log(action="token.create", limit=None)
+    events = local.audit.log(action="token.create", limit=None)
     names = sorted(e.new["name"] for e in events if e.new["name"] != "writers")  # type: ignore[index]
     assert len(names) == len(set(names)) == 1000
     assert names == sorted(f"w{w}-{i}" for w in range(4) for i in range(250))
-    seqs = [e.seq for e in workspace.audit.log(limit=None)]
+    seqs = [e.seq for e in local.audit.log(limit=None)]
     assert seqs == list(range(1, report.head_seq + 1))

@@ -30,22 +30,22 @@ WORKER = textwrap.dedent("""
 pytestmark = pytest.mark.slow
 
 
-def test_twenty_sigkills_leave_a_consistent_store(workspace: Workspace) -> None:
-    _, token = workspace.tokens.create("crasher")
+def test_twenty_sigkills_leave_a_consistent_store(local: Workspace) -> None:
+    _, token = local.tokens.create("crasher")
     rng = random.Random(20261127)
     for _ in range(20):
-        proc = subprocess.Popen([sys.executable, "-c", WORKER, str(workspace.settings.home), token],
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, str(local.settings.home), token],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
-    fsck = workspace.artifacts.fsck()
+    fsck = local.artifacts.fsck()
     assert fsck.ok, fsck.problems
     assert fsck.checked > 0
-    report = workspace.audit.verify()
+    report = local.audit.verify()
     assert report.ok, report.problems
     # everything recorded reads back intact
-    for info in workspace.artifacts.list():
-        assert len(workspace.artifacts.read_bytes(info.digest)) == info.size
+    for info in local.artifacts.list():
+        assert len(local.artifacts.read_bytes(info.digest)) == info.size

@@ -20,22 +20,22 @@ def _event_count(ws: Workspace) -> int:
         return len(session.scalars(select(AuditEvent.seq)).all())
 
 
-def test_a_failing_command_rolls_back_the_record_and_its_event(workspace: Workspace) -> None:
-    before = _event_count(workspace)
+def test_a_failing_command_rolls_back_the_record_and_its_event(local: Workspace) -> None:
+    before = _event_count(local)
     with pytest.raises(RuntimeError, match="boom"):
-        with workspace._db.write(workspace.actor, "user.create") as uow:
+        with local._db.write(local.actor, "user.create") as uow:
             uow.add(User(username="ghost", full_name="G", password_hash="x"))
             uow.session.flush()  # the event is written in this flush...
             raise RuntimeError("boom")  # ...and rolled back with the record
-    with workspace._db.read() as session:
+    with local._db.read() as session:
         assert session.scalars(select(User).where(User.username == "ghost")).first() is None
-    assert _event_count(workspace) == before
-    assert workspace.audit.verify().ok
+    assert _event_count(local) == before
+    assert local.audit.verify().ok
 
 
-def test_every_inserted_record_gets_an_event_with_its_full_state(workspace: Workspace) -> None:
-    user = workspace.users.add("bob", "Bob Jones", password=PASSWORD, roles=["reviewer"])
-    [event] = workspace.audit.log(entity=f"user:{user.id}")
+def test_every_inserted_record_gets_an_event_with_its_full_state(local: Workspace) -> None:
+    user = local.users.add("bob", "Bob Jones", password=PASSWORD, roles=["reviewer"])
+    [event] = local.audit.log(entity=f"user:{user.id}")
     assert event.action == "user.create"
     assert event.actor_name == "Ada Admin"
     assert event.old is None
@@ -44,36 +44,36 @@ def test_every_inserted_record_gets_an_event_with_its_full_state(workspace: Work
     assert event.new["password_hash"].startswith("sha256:")
 
 
-def test_an_update_keeps_the_old_values_and_its_reason(workspace: Workspace) -> None:
-    workspace.users.add("bob", "Bob Jones", password=PASSWORD)
-    workspace.users.disable("bob", reason="left the company")
-    [event] = workspace.audit.log(action="user.disable")
+def test_an_update_keeps_the_old_values_and_its_reason(local: Workspace) -> None:
+    local.users.add("bob", "Bob Jones", password=PASSWORD)
+    local.users.disable("bob", reason="left the company")
+    [event] = local.audit.log(action="user.disable")
     assert event.old == {"status": "active"}
     assert event.new is not None and event.new["status"] == "disabled"
     assert event.reason == "left the company"
 
 
-def test_an_update_without_a_reason_is_refused_and_nothing_changes(workspace: Workspace) -> None:
-    workspace.users.add("bob", "Bob Jones", password=PASSWORD)
-    before = _event_count(workspace)
+def test_an_update_without_a_reason_is_refused_and_nothing_changes(local: Workspace) -> None:
+    local.users.add("bob", "Bob Jones", password=PASSWORD)
+    before = _event_count(local)
     with pytest.raises(ReasonRequired, match="needs a reason"):
-        with workspace._db.write(workspace.actor, "user.edit") as uow:
+        with local._db.write(local.actor, "user.edit") as uow:
             bob = uow.session.scalars(select(User).where(User.username == "bob")).one()
             bob.email = "bob@example.com"
-    assert workspace.users.get("bob").email is None
-    assert _event_count(workspace) == before
+    assert local.users.get("bob").email is None
+    assert _event_count(local) == before
 
 
-def test_gxp_records_cannot_be_deleted(workspace: Workspace) -> None:
-    workspace.users.add("bob", "Bob Jones", password=PASSWORD)
+def test_gxp_records_cannot_be_deleted(local: Workspace) -> None:
+    local.users.add("bob", "Bob Jones", password=PASSWORD)
     with pytest.raises(Conflict, match="never deleted"):
-        with workspace._db.write(workspace.actor, "user.delete", reason="cleanup") as uow:
+        with local._db.write(local.actor, "user.delete", reason="cleanup") as uow:
             uow.session.delete(uow.session.scalars(select(User).where(User.username == "bob")).one())
-    assert workspace.users.get("bob").status == "active"
+    assert local.users.get("bob").status == "active"
 
 
-def test_an_orm_flush_outside_a_unit_of_work_is_refused(workspace: Workspace) -> None:
-    with Session(workspace._db.engine) as session:
+def test_an_orm_flush_outside_a_unit_of_work_is_refused(local: Workspace) -> None:
+    with Session(local._db.engine) as session:
         session.add(User(username="sneaky", full_name="S", password_hash="x"))
         with pytest.raises(IntegrityError, match="outside a unit of work"):
             session.commit()
@@ -82,35 +82,35 @@ def test_an_orm_flush_outside_a_unit_of_work_is_refused(workspace: Workspace) ->
 @pytest.mark.parametrize("statement", [
     "insert", "update", "raw-update", "audit-insert",
 ])
-def test_core_and_raw_sql_writes_through_the_engine_are_refused(workspace: Workspace, statement: str) -> None:
-    with workspace._db.engine.connect() as conn:
+def test_core_and_raw_sql_writes_through_the_engine_are_refused(local: Workspace, statement: str) -> None:
+    with local._db.engine.connect() as conn:
         with pytest.raises(IntegrityError, match="unaudited write"):
             if statement == "insert":
-                conn.execute(insert(RoleGrant).values(id="rg_x", user_id=workspace.actor.id, role="admin", granted_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)))
+                conn.execute(insert(RoleGrant).values(id="rg_x", user_id=local.actor.id, role="admin", granted_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)))
             elif statement == "update":
                 conn.execute(update(User).values(full_name="Mallory"))
             elif statement == "raw-update":
                 conn.execute(text("UPDATE users SET status = 'active'"))
             else:
                 conn.execute(text("INSERT INTO audit_events (seq) VALUES (999)"))
-    assert workspace.audit.verify().ok
+    assert local.audit.verify().ok
 
 
-def test_a_denied_action_is_refused_and_recorded(workspace: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    workspace.users.add("rita", "Rita Reviewer", password=PASSWORD, roles=["reviewer"])
-    with Workspace.open(workspace.settings.home, user="rita", password=PASSWORD) as rita:
+def test_a_denied_action_is_refused_and_recorded(local: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    local.users.add("rita", "Rita Reviewer", password=PASSWORD, roles=["reviewer"])
+    with Workspace.open(local.settings.home, user="rita", password=PASSWORD) as rita:
         with pytest.raises(PermissionDenied, match=r"rita \(reviewer\) may not user.create"):
             rita.users.add("eve", "Eve", password=PASSWORD)
-        [denial] = workspace.audit.log(action="access.denied")
+        [denial] = local.audit.log(action="access.denied")
         assert denial.actor_name == "Rita Reviewer"
         assert denial.new == {"actor": "rita", "permission": "user.create", "token_id": rita.actor.token_id}
-    with workspace._db.read() as session:
+    with local._db.read() as session:
         assert session.scalars(select(User).where(User.username == "eve")).first() is None
 
 
-def test_events_of_one_command_share_its_action_and_are_contiguous(workspace: Workspace) -> None:
-    workspace.users.add("bob", "Bob Jones", password=PASSWORD, roles=["reviewer", "operator"])
-    events = workspace.audit.log(action="user.create")
+def test_events_of_one_command_share_its_action_and_are_contiguous(local: Workspace) -> None:
+    local.users.add("bob", "Bob Jones", password=PASSWORD, roles=["reviewer", "operator"])
+    events = local.audit.log(action="user.create")
     assert [e.entity_type for e in events] == ["role_grant", "role_grant", "user"] or \
         sorted(e.entity_type for e in events) == ["role_grant", "role_grant", "user"]
     seqs = [e.seq for e in events]
@@ -118,15 +118,15 @@ def test_events_of_one_command_share_its_action_and_are_contiguous(workspace: Wo
     assert all(json.dumps(e.new) for e in events)
 
 
-def test_a_failed_unit_of_work_does_not_leave_the_guard_open(workspace: Workspace) -> None:
+def test_a_failed_unit_of_work_does_not_leave_the_guard_open(local: Workspace) -> None:
     """The permission to write audited tables ends with the unit of work, even a failed one."""
-    workspace.users.add("bob", "Bob Jones", password=PASSWORD)
+    local.users.add("bob", "Bob Jones", password=PASSWORD)
     for _ in range(3):
         with pytest.raises(ReasonRequired):
-            with workspace._db.write(workspace.actor, "user.edit") as uow:
+            with local._db.write(local.actor, "user.edit") as uow:
                 uow.session.scalars(select(User).where(User.username == "bob")).one().email = "b@example.com"
     for _ in range(3):  # whichever pooled connection is handed out next
-        with workspace._db.engine.connect() as conn:
+        with local._db.engine.connect() as conn:
             with pytest.raises(IntegrityError, match="unaudited write"):
                 conn.execute(text("UPDATE users SET full_name = 'Mallory'"))
 

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gxpml import __version__
+from gxpml.api.deps import LoginLimiter
 from gxpml.api.schemas import ErrorOut
 from gxpml.config import load_settings
 from gxpml.errors import GxpmlError
@@ -124,6 +125,7 @@ def create_app(home: str | Path | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         root = Workspace(settings)
         app.state.workspace = root
+        app.state.login_limiter = LoginLimiter()
         try:
             yield
         finally:

@@ -26,7 +26,7 @@ def authenticated(request: Request) -> Workspace:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError(
-            "Authentication required: send 'Authorization: Bearer <token>' (a session from "
+            "Not logged in: send 'Authorization: Bearer <token>' (a session from "
             "POST /api/v1/login, or an API token)."
         )
     root = _root(request)
@@ -65,5 +65,3 @@ class LoginLimiter:
             for key in keys:
                 self._hits[key].append(now)
 
-
-login_limiter = LoginLimiter()

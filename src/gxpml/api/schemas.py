@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Name = Field(min_length=1, max_length=200)
-Reason = Field(min_length=1, max_length=2000, description="Why (Annex 11 §9); recorded in the audit trail.")
+Reason = Field(max_length=2000, description="Why (Annex 11 §9); recorded in the audit trail.")
 
 
 class Body(BaseModel):

@@ -5,7 +5,7 @@ Command names and options are an interface scripts rely on; change them only wit
 
 from __future__ import annotations
 
-from gxpml.cli import artifacts, audit, sessions, tokens, users, workspaces
+from gxpml.cli import artifacts, audit, server, sessions, tokens, users, workspaces
 from gxpml.cli.app import app, main
 
 __all__ = ["app", "main"]
@@ -18,3 +18,4 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
 app.add_typer(artifacts.artifacts_app, name="artifacts")
 app.add_typer(artifacts.keys_app, name="keys")
+app.add_typer(server.app)  # server

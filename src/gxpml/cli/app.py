@@ -33,9 +33,11 @@ from typer.core import TyperGroup
 from gxpml import __version__
 from gxpml.canonical import parse_ts
 from gxpml.errors import GxpmlError
+from gxpml.remote import RemoteWorkspace
 from gxpml.workspace import Workspace
 
 __all__ = [
+    "AnyWorkspace",
     "JsonOption",
     "ReasonOption",
     "app",
@@ -186,6 +188,16 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in th
 @dataclass(frozen=True)
 class _Options:
     workspace: Path | None
+    server: str | None = None
+
+
+#: A local workspace, or one served by ``gxpml server`` (same interface).
+AnyWorkspace = Workspace | RemoteWorkspace
+
+
+def server_url(ctx: typer.Context) -> str | None:
+    options = ctx.find_object(_Options)
+    return options.server if options else None
 
 
 def workspace_path(ctx: typer.Context) -> Path | None:
@@ -194,15 +206,20 @@ def workspace_path(ctx: typer.Context) -> Path | None:
     return options.workspace if options else None
 
 
-def open_workspace(ctx: typer.Context) -> Workspace:
-    """The workspace opened as ``GXPML_TOKEN`` or the stored session; closed after the command."""
+def open_workspace(ctx: typer.Context) -> AnyWorkspace:
+    """The workspace (local, or on ``--server``) opened as ``GXPML_TOKEN`` or the stored
+    session; closed after the command."""
+    if url := server_url(ctx):
+        return ctx.with_resource(Workspace.connect(url))
     return ctx.with_resource(Workspace.open(workspace_path(ctx)))
 
 
-def open_anonymous(ctx: typer.Context) -> Workspace:
+def open_anonymous(ctx: typer.Context) -> AnyWorkspace:
     """The workspace opened with no credentials, for the commands that bring their own
     (login, changing one's own password). Unlike :meth:`Workspace.open` it ignores an ended
     stored session, which would otherwise refuse the very login that replaces it."""
+    if url := server_url(ctx):
+        return ctx.with_resource(RemoteWorkspace(url, verify=os.environ.get("GXPML_CA_BUNDLE") or True))
     return ctx.with_resource(Workspace.open(workspace_path(ctx), anonymous=True))
 
 
@@ -236,6 +253,10 @@ def _root(
         "--workspace", "-w", metavar="PATH", show_default=False,
         help="Workspace folder (default: $GXPML_HOME, else ./.gxpml).",
     )] = None,
+    server: Annotated[str | None, typer.Option(
+        "--server", metavar="URL", envvar="GXPML_SERVER", show_default=False,
+        help="Talk to a gxpml server instead of a local workspace (default: $GXPML_SERVER).",
+    )] = None,
     show_version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True, help="Print the version and exit.",
     )] = False,
@@ -245,7 +266,7 @@ def _root(
     Credentials: GXPML_TOKEN (an API token), else the session of `gxpml login`.
     Passwords: GXPML_PASSWORD (and GXPML_NEW_PASSWORD for a new one), else a prompt.
     """
-    ctx.obj = _Options(workspace=workspace)
+    ctx.obj = _Options(workspace=workspace, server=server)
 
 
 def main() -> None:

@@ -28,10 +28,7 @@ def login(
     password = secret(f"Password for {user}")
     ws = open_anonymous(ctx)
     ws.login(user, password, remember=True)
-    echo(
-        f"Logged in as {ws.actor.username} ({ws.actor.name}). The session ends after "
-        f"{ws.settings.security.session_timeout_minutes} minutes without activity."
-    )
+    echo(f"Logged in as {ws.actor.username} ({ws.actor.name}). The session ends after a period without activity.")
 
 
 @app.command()
@@ -59,8 +56,8 @@ def whoami(ctx: typer.Context, as_json: JsonOption = False) -> None:
     data = {
         "id": actor.id, "username": actor.username, "name": actor.name,
         "roles": sorted(actor.roles), "permissions": sorted(actor.permissions),
-        "token_id": actor.token_id, "workspace_id": ws.settings.workspace_id,
-        "workspace": str(ws.settings.home),
+        "token_id": actor.token_id, "workspace_id": (info := ws.info())["workspace_id"],
+        "workspace": info.get("home") or info.get("server"),
     }
     if as_json:
         print_json(data)

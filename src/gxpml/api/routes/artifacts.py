@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import anyio
 import anyio.from_thread
@@ -67,7 +67,7 @@ async def put_artifact(
 ) -> dict[str, Any]:
     """Store the request body (streamed, any size). Send its SHA-256 in X-Content-SHA256."""
     expected = None if x_content_sha256 is None else parse_digest(x_content_sha256)
-    reader = _BodyReader(request.stream().__aiter__())
+    reader = cast(BinaryIO, io.BufferedReader(_BodyReader(request.stream().__aiter__()), buffer_size=1 << 20))
     info = await anyio.to_thread.run_sync(lambda: ws.artifacts.put(reader, name=name, expected_digest=expected))
     return info.to_dict()
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from gxpml.api.deps import Actorless, Authenticated, login_limiter
+from gxpml.api.deps import Actorless, Authenticated
 from gxpml.api.schemas import ActorOut, LoginIn, SessionOut, WorkspaceOut
 
 router = APIRouter(tags=["sessions"])
@@ -16,7 +16,7 @@ router = APIRouter(tags=["sessions"])
 def login(body: LoginIn, ws: Actorless, request: Request) -> dict[str, str]:
     """User name + password → a session token (ends after inactivity)."""
     client = request.client.host if request.client else "unknown"
-    login_limiter.check(f"user:{body.username}", f"ip:{client}")
+    request.app.state.login_limiter.check(f"user:{body.username}", f"ip:{client}")
     token = ws.login(body.username, body.password)
     return {"token": token, "username": ws.actor.username}
 
