@@ -12,6 +12,7 @@ and the sqlite3 driver. No hashing, no JSON, no audit: the floor under each appr
 from __future__ import annotations
 
 import argparse
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -98,9 +99,14 @@ def main() -> None:
         raw.execute("UPDATE head SET seq = ? WHERE id = 1", (seq + 1,))
         raw.execute("COMMIT")
 
-    for name, op in (("SQLAlchemy ORM session", orm), ("SQLAlchemy Core", core), ("sqlite3 driver", driver)):
-        op(-1)  # warm the statement caches
-        print(f"{name:<24}{rate(n, op):>10,.0f} transactions/s")
+    try:
+        for name, op in (("SQLAlchemy ORM session", orm), ("SQLAlchemy Core", core), ("sqlite3 driver", driver)):
+            op(-1)  # warm the statement caches
+            print(f"{name:<24}{rate(n, op):>10,.0f} transactions/s")
+    finally:
+        raw.close()
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
