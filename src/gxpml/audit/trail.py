@@ -119,7 +119,7 @@ class AuditTrail:
             assert head is not None
             if uow.session.get(AuditCheckpoint, head.seq) is not None:
                 raise Conflict(f"Event {head.seq} has a checkpoint already.")
-            ws._db.add_checkpoint(uow.session, head.seq, head.hash)
+            ws._db.add_checkpoint(uow.session.connection(), head.seq, head.hash)
             return head.seq
 
     def export(

@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, inspect, select, update
+from sqlalchemy import Connection, Engine, Table, event, insert, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, attributes
 
@@ -39,7 +39,7 @@ from gxpml.errors import (
     StorageError,
 )
 from gxpml.store.engine import WRITE, redact_url
-from gxpml.store.tables import AuditCheckpoint, Audited, AuditEvent, AuditHead, Segment
+from gxpml.store.tables import AuditCheckpoint, Audited, AuditEvent, Base, Segment
 
 __all__ = ["ANONYMOUS", "SYSTEM", "Actor", "Database", "UnitOfWork", "record_state", "request_id_var"]
 
@@ -128,25 +128,75 @@ def _fill_defaults(obj: Audited) -> None:
 
 @dataclass
 class UnitOfWork:
-    """One transaction: the records it changes and the audit events that say so."""
+    """One transaction: the records it changes and the audit events that say so.
 
-    session: Session
+    Records change through the ORM (``uow.session``; events derived at flush) or, on hot
+    paths, through :meth:`insert` (a Core statement and its event, no ORM flush). Either way
+    the event is in the same transaction, and nothing else may write an audited table.
+    """
+
+    connection: Connection
     actor: Actor
     action: str
     reason: str | None
     request_id: str | None
     _head_seq: int = 0
     _head_hash: str = GENESIS_HASH
-    events: list[AuditEvent] = field(default_factory=list)
+    #: The events this unit of work appends, as rows of ``audit_events``; they are written
+    #: in one statement at the end, inside the same transaction as the records.
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    _session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """An ORM session on this unit of work's connection and transaction (made on first use)."""
+        if self._session is None:
+            self._session = Session(
+                bind=self.connection, autoflush=False, expire_on_commit=False,
+                join_transaction_mode="rollback_only",
+            )
+            self._session.info[_UOW] = self
+        return self._session
 
     def add(self, obj: Audited) -> None:
         self.session.add(obj)
+
+    def insert(self, model: type[Audited], **values: Any) -> dict[str, Any]:
+        """Insert one record with a Core statement and append its event: the fast path for
+        high-volume writes. Column defaults are applied; returns the full values written."""
+        table = model.__table__
+        assert isinstance(table, Table)
+        row = {}
+        for column in table.columns:
+            value = values.pop(column.key, None)
+            if value is None and column.default is not None:
+                default = column.default
+                value = default.arg(None) if default.is_callable else default.arg
+            row[column.key] = value
+        if values:
+            raise TypeError(f"{model.__name__} has no column(s) {', '.join(sorted(values))}")
+        entity_id = "/".join(str(row[c.key]) for c in table.primary_key.columns)
+        self._append(
+            action=self.action, entity_type=model.__audit_entity__, entity_id=entity_id,
+            old=None, new=canonical_json(record_state(model, row)), reason=self.reason,
+        )
+        sql, processors = _raw_insert(model, self.connection.dialect)
+        params = [process(row[key]) if process else row[key] for key, process in processors]
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+        except Exception as exc:
+            raise _dbapi_error(self.connection, exc) from exc
+        finally:
+            cursor.close()
+        return row
 
     def event(
         self, action: str, *, entity_type: str | None = None, entity_id: str | None = None,
         new: Mapping[str, Any] | None = None, old: Mapping[str, Any] | None = None,
         reason: str | None = None,
-    ) -> AuditEvent:
+    ) -> dict[str, Any]:
         """Append an event that no record change implies (a login, a key rotation, an alert)."""
         return self._append(
             action=action, entity_type=entity_type, entity_id=entity_id,
@@ -160,14 +210,13 @@ class UnitOfWork:
     ) -> Segment:
         """Seal a batch of high-volume rows: one record (and one event) holds their digest."""
         digest, count = segment_digest(rows)
-        segment = Segment(kind=kind, owner_id=owner_id, count=count, digest=digest)
-        self.session.add(segment)
-        return segment
+        row = self.insert(Segment, kind=kind, owner_id=owner_id, count=count, digest=digest)
+        return Segment(**row)
 
     def _append(
         self, *, action: str, entity_type: str | None, entity_id: str | None,
         old: str | None, new: str | None, reason: str | None,
-    ) -> AuditEvent:
+    ) -> dict[str, Any]:
         fields: dict[str, Any] = dict(
             seq=self._head_seq + 1, ts=format_ts(utcnow()), actor_id=self.actor.id,
             actor_name=self.actor.name, action=action, entity_type=entity_type,
@@ -175,11 +224,44 @@ class UnitOfWork:
             request_id=self.request_id, prev_hash=self._head_hash,
         )
         fields["hash"] = event_hash(**fields)
-        audit_event = AuditEvent(**fields)
-        self.session.add(audit_event)
-        self.events.append(audit_event)
-        self._head_seq, self._head_hash = audit_event.seq, audit_event.hash
-        return audit_event
+        self.events.append(fields)
+        self._head_seq, self._head_hash = fields["seq"], fields["hash"]
+        return fields
+
+
+_INSERT_CHECKPOINT = insert(AuditCheckpoint)
+_RAW_INSERTS: dict[tuple[type[Base], str], tuple[str, list[tuple[str, Any]]]] = {}
+_EVENT_KEYS = [c.key for c in AuditEvent.__table__.columns]
+
+
+def _placeholder(dialect: Any) -> str:
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
+def _raw_insert(model: type[Base], dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
+    """An INSERT for ``model`` in the driver's own SQL, with SQLAlchemy's bind processors per
+    column (so the stored values are exactly what the ORM would store). The hot path of
+    every write runs on the driver directly: SQLAlchemy's per-statement overhead is most of
+    a write's cost otherwise (see docs/benchmarks.md)."""
+    key = (model, dialect.name)
+    cached = _RAW_INSERTS.get(key)
+    if cached is None:
+        table = model.__table__
+        assert isinstance(table, Table)
+        columns = list(table.columns)
+        ph = _placeholder(dialect)
+        sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+               f"VALUES ({', '.join(ph for _ in columns)})")
+        cached = _RAW_INSERTS[key] = (sql, [(c.key, c.type.bind_processor(dialect)) for c in columns])
+    return cached
+
+
+def _dbapi_error(conn: Connection, exc: Exception) -> GxpmlError:
+    """A driver error on the raw hot path, mapped like SQLAlchemy's would be."""
+    module = conn.dialect.loaded_dbapi
+    if isinstance(exc, getattr(module, "IntegrityError", ())):
+        return Conflict(f"The change was refused by the database: {exc}")
+    return _storage_error(conn.engine, exc)
 
 
 def segment_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
@@ -288,6 +370,10 @@ class Database:
         self.signer = signer
         self.checkpoint_interval = checkpoint_interval
         self._write_engine = engine.execution_options(**{WRITE: True})
+        # Writers queue on the head row: SQLite's BEGIN IMMEDIATE has locked the database
+        # already; PostgreSQL locks the row.
+        lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE"
+        self._head_select = f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}"
         self._lock = threading.Lock()
         _install_write_guard(engine)
 
@@ -322,34 +408,37 @@ class Database:
         """One write transaction without an authorization check: for gxpml's own events
         (logins, denials) and for commands that authorize in their own way first."""
         try:
-            with Session(self._write_engine, autoflush=False, expire_on_commit=False) as session:
-                with session.begin():
-                    head = session.execute(
-                        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                    ).scalar_one_or_none()
-                    if head is None:
-                        raise StorageError(
-                            "The audit trail has no head row: this database was not initialised "
-                            "by gxpml. Run `gxpml upgrade` or `gxpml init`."
-                        )
-                    uow = UnitOfWork(
-                        session=session, actor=actor, action=action, reason=reason,
-                        request_id=request_id_var.get() or actor.token_id,
-                        _head_seq=head.seq, _head_hash=head.hash,
+            with self._write_engine.connect() as conn, conn.begin():
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.execute(self._head_select)
+                    head = cursor.fetchone()
+                finally:
+                    cursor.close()
+                if head is None:
+                    raise StorageError(
+                        "The audit trail has no head row: this database was not initialised "
+                        "by gxpml. Run `gxpml upgrade` or `gxpml init`."
                     )
-                    session.info[_UOW] = uow
-                    conn_info = session.connection().info
-                    start = head.seq
-                    try:
-                        yield uow
-                        session.flush()
-                        if uow._head_seq != start:
-                            self._advance_head(session, uow, start)
-                    finally:
-                        # The flag lives on the pooled DBAPI connection: never let it outlive
-                        # this unit of work, even when a flush failed half-way.
-                        conn_info.pop(_FLUSHING, None)
-                        session.info.pop(_UOW, None)
+                uow = UnitOfWork(
+                    connection=conn, actor=actor, action=action, reason=reason,
+                    request_id=request_id_var.get() or actor.token_id,
+                    _head_seq=head[0], _head_hash=head[1],
+                )
+                start = head[0]
+                try:
+                    yield uow
+                    if uow._session is not None:
+                        uow._session.flush()
+                    if uow.events:
+                        self._append_events(conn, uow, start)
+                finally:
+                    # The flag lives on the pooled DBAPI connection: never let it outlive
+                    # this unit of work, even when a flush failed half-way.
+                    conn.info.pop(_FLUSHING, None)
+                    if uow._session is not None:
+                        uow._session.info.pop(_UOW, None)
+                        uow._session.close()
         except GxpmlError:
             raise
         except (OperationalError, DBAPIError) as exc:
@@ -357,29 +446,42 @@ class Database:
         except SQLAlchemyError as exc:
             raise Conflict(f"The change was refused by the database: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
 
-    def _advance_head(self, session: Session, uow: UnitOfWork, start: int) -> None:
-        session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(seq=uow._head_seq, hash=uow._head_hash)
-        )
-        interval = self.checkpoint_interval
-        if self.signer is not None and interval > 0 and uow._head_seq // interval > start // interval:
-            self.add_checkpoint(session, uow._head_seq, uow._head_hash)
+    def _append_events(self, conn: Connection, uow: UnitOfWork, start: int) -> None:
+        """Write the unit of work's events and move the chain head, in its transaction.
+        Core statements compiled once: this is the hot path of every write."""
+        sql, _ = _raw_insert(AuditEvent, conn.dialect)
+        ph = _placeholder(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, [[event[k] for k in _EVENT_KEYS] for event in uow.events])
+            cursor.execute(f"UPDATE audit_head SET seq = {ph}, hash = {ph} WHERE id = 1",
+                           (uow._head_seq, uow._head_hash))
+        except Exception as exc:
+            raise _dbapi_error(conn, exc) from exc
+        finally:
+            cursor.close()
+        conn.info[_FLUSHING] = True
+        try:
+            interval = self.checkpoint_interval
+            if self.signer is not None and interval > 0 and uow._head_seq // interval > start // interval:
+                self.add_checkpoint(conn, uow._head_seq, uow._head_hash)
+        finally:
+            conn.info[_FLUSHING] = False
 
-    def add_checkpoint(self, session: Session, seq: int, hash: str) -> AuditCheckpoint:
+    def add_checkpoint(self, conn: Connection, seq: int, hash: str) -> dict[str, Any]:
         """Sign the chain head at ``seq`` (inside the caller's transaction)."""
         if self.signer is None:
             raise IntegrityError("This workspace has no signing key; checkpoints cannot be signed.")
         ts = format_ts(utcnow())
         message = checkpoint_message(workspace_id=self.workspace_id, seq=seq, hash=hash, ts=ts)
-        checkpoint = AuditCheckpoint(
-            seq=seq, hash=hash, ts=ts, key_id=self.signer.key_id, signature=self.signer.sign(message)
-        )
-        session.add(checkpoint)
-        session.connection().info[_FLUSHING] = True
+        checkpoint = {"seq": seq, "hash": hash, "ts": ts, "key_id": self.signer.key_id,
+                      "signature": self.signer.sign(message)}
+        flushing = conn.info.get(_FLUSHING)
+        conn.info[_FLUSHING] = True
         try:
-            session.flush()
+            conn.execute(_INSERT_CHECKPOINT, checkpoint)
         finally:
-            session.connection().info[_FLUSHING] = False
+            conn.info[_FLUSHING] = flushing
         return checkpoint
 
     def authorize(self, actor: Actor, permission: str) -> None:
