@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -111,11 +112,51 @@ def _csv_rows(path: Path) -> Iterator[tuple[Any, ...]]:
             yield tuple(row)
 
 
+def _jsonl_frame(path: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], str]:
+    """First pass over a JSON Lines export, in constant memory: its header, manifest,
+    checkpoints and the SHA-256 of every line before the manifest."""
+    digest = hashlib.sha256()
+    header: dict[str, Any] | None = None
+    checkpoints: list[dict[str, Any]] = []
+    previous: bytes | None = None
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                if previous is not None:
+                    digest.update(previous)
+                    if not previous.startswith(b'{"action":'):
+                        record = json.loads(previous)
+                        if record.get("type") == "header" and header is None:
+                            header = record
+                        elif record.get("type") == "checkpoint":
+                            checkpoints.append(record)
+                previous = line
+        manifest = json.loads(previous) if previous is not None else {}
+    except ValueError as exc:
+        raise IntegrityError(f"{path} has a line that is not JSON: the export was damaged.") from exc
+    if header is None or manifest.get("type") != "manifest":
+        raise IntegrityError(f"{path} lacks its header or manifest line; it is not a complete gxpml export.")
+    return header, manifest, checkpoints, digest.hexdigest()
+
+
+def _jsonl_events(path: Path) -> Iterator[tuple[Any, ...]]:
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.startswith(b'{"action":'):
+                    record = json.loads(line)
+                    if record.get("type") == "event":
+                        yield tuple(record.get(c) for c in EVENT_COLUMNS)
+    except ValueError as exc:
+        raise IntegrityError(f"{path} has a line that is not JSON: the export was damaged.") from exc
+
+
 def verify_export(path: Path) -> VerifyReport:
-    """Verify an export file offline. The report names the first failing event."""
+    """Verify an export file offline, in constant memory. The report names the first failing event."""
     report = VerifyReport()
     if not path.is_file():
         raise InvalidInput(f"No export file at {path}.")
+    rows: Iterator[tuple[Any, ...]]
     if path.suffix == ".csv":
         side = path.with_name(path.name + ".manifest.json")
         try:
@@ -123,22 +164,15 @@ def verify_export(path: Path) -> VerifyReport:
             header, manifest, cps = sidecar["header"], sidecar["manifest"], sidecar["checkpoints"]
         except (OSError, ValueError, KeyError) as exc:
             raise IntegrityError(f"The manifest {side} of a CSV export is missing or unreadable; the export cannot be verified.") from exc
-        body = hashlib.sha256(path.read_bytes()).hexdigest()
-        rows: list[tuple[Any, ...]] = list(_csv_rows(path))
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        body = h.hexdigest()
+        rows = _csv_rows(path)
     else:
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        if len(lines) < 2:
-            raise IntegrityError(f"{path} is not a complete gxpml audit export (no header or manifest).")
-        try:
-            records = [json.loads(line) for line in lines]
-        except ValueError as exc:
-            raise IntegrityError(f"{path} has a line that is not JSON: the export was damaged.") from exc
-        header, manifest = records[0], records[-1]
-        if header.get("type") != "header" or manifest.get("type") != "manifest":
-            raise IntegrityError(f"{path} lacks its header or manifest line; it is not a complete export.")
-        body = hashlib.sha256("".join(lines[:-1]).encode("utf-8")).hexdigest()
-        rows = [tuple(r.get(c) for c in EVENT_COLUMNS) for r in records[1:-1] if r.get("type") == "event"]
-        cps = [r for r in records[1:-1] if r.get("type") == "checkpoint"]
+        header, manifest, cps, body = _jsonl_frame(path)
+        rows = _jsonl_events(path)
     public_key = header.get("public_key", "")
     signature = manifest.get("signature", "")
     unsigned = {k: v for k, v in manifest.items() if k != "signature"}
@@ -146,15 +180,20 @@ def verify_export(path: Path) -> VerifyReport:
         report.add("manifest", "The export's manifest signature does not verify: the file or its manifest was altered.")
     if manifest.get("body_sha256") != body:
         report.add("manifest", "The export's content does not match the digest its manifest signed: lines were altered, added or removed.")
-    if rows:
-        first_seq = int(rows[0][0])
-        prev = str(rows[0][EVENT_COLUMNS.index("prev_hash")])
-        if manifest.get("first_seq") != first_seq or manifest.get("count") != len(rows):
-            report.add("manifest", f"The export holds {len(rows)} events from {first_seq}, the manifest signed {manifest.get('count')} from {manifest.get('first_seq')}.")
-        verify_events(
-            rows, {int(cp["seq"]): cp for cp in cps}, workspace_id=header["workspace_id"],
-            public_key_hex=public_key, report=report, first_seq=first_seq, prev_hash=prev,
-        )
-        if report.head_hash != manifest.get("last_hash"):
-            report.add("manifest", "The last event's hash differs from the one the manifest signed: events at the end were removed.", report.head_seq)
+    first = next(rows, None)
+    if first is None:
+        if manifest.get("count"):
+            report.add("manifest", f"The export holds no events, the manifest signed {manifest.get('count')}.")
+        return report
+    first_seq = int(first[0])
+    prev = str(first[EVENT_COLUMNS.index("prev_hash")])
+    verify_events(
+        itertools.chain([first], rows), {int(cp["seq"]): cp for cp in cps},
+        workspace_id=header["workspace_id"], public_key_hex=public_key, report=report,
+        first_seq=first_seq, prev_hash=prev,
+    )
+    if manifest.get("first_seq") != first_seq or manifest.get("count") != report.events:
+        report.add("manifest", f"The export holds {report.events} events from {first_seq}, the manifest signed {manifest.get('count')} from {manifest.get('first_seq')}.")
+    if report.head_hash != manifest.get("last_hash"):
+        report.add("manifest", "The last event's hash differs from the one the manifest signed: events at the end were removed.", report.head_seq)
     return report
