@@ -27,7 +27,7 @@ from gxpml.api.deps import LoginLimiter
 from gxpml.api.schemas import ErrorOut
 from gxpml.config import load_settings
 from gxpml.errors import GxpmlError
-from gxpml.store.uow import request_id_var
+from gxpml.store.uow import IdempotencyClaim, idempotency_var, request_id_var
 from gxpml.workspace import Workspace
 
 __all__ = ["MAX_JSON_BODY", "create_app"]
@@ -56,7 +56,8 @@ def error_body(type_name: str, message: str) -> dict[str, Any]:
 
 class RequestContext:
     """Pure ASGI middleware: a request id for each request (echoed in ``X-Request-ID`` and
-    written into audit events), and a size limit on non-streaming request bodies."""
+    written into audit events), the request's ``Idempotency-Key`` (a write is applied at most
+    once per key), and a size limit on non-streaming request bodies."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -69,6 +70,9 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else f"req_{secrets.token_hex(8)}"
         token = request_id_var.set(request_id)
+        key = headers.get(b"idempotency-key", b"").decode("latin-1")
+        claim = IdempotencyClaim(key) if key and scope.get("method") != "GET" and _REQUEST_ID.match(key) else None
+        idem_token = idempotency_var.set(claim)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -99,6 +103,7 @@ class RequestContext:
                 await _too_large(send_with_id)
         finally:
             request_id_var.reset(token)
+            idempotency_var.reset(idem_token)
 
 
 class _BodyTooLarge(Exception):

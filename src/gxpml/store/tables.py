@@ -36,6 +36,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "IdempotencyKey",
     "RoleGrant",
     "Segment",
     "Token",
@@ -139,6 +140,17 @@ class AuditCheckpoint(Base):
     ts: Mapped[str] = mapped_column(String(27))
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
+
+
+class IdempotencyKey(Base):
+    """A write request already applied (the ``Idempotency-Key`` of an HTTP request, hashed
+    with its actor): a retry of it is refused instead of applied twice. Kept a day."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(27), index=True)
 
 
 # --------------------------------------------------------------------------- identity

@@ -15,7 +15,9 @@ is refused: records are retired (tombstoned) with a reason instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -45,6 +47,19 @@ __all__ = ["ANONYMOUS", "SYSTEM", "Actor", "Database", "UnitOfWork", "record_sta
 
 #: The request or session id written into events (set by the REST server per request).
 request_id_var: ContextVar[str | None] = ContextVar("gxpml_request_id", default=None)
+
+
+@dataclass
+class IdempotencyClaim:
+    """The ``Idempotency-Key`` of the current request; claimed by its first write."""
+
+    key: str
+    claimed: bool = False
+
+
+#: Set by the REST server for write requests that carry an ``Idempotency-Key``.
+idempotency_var: ContextVar[IdempotencyClaim | None] = ContextVar("gxpml_idempotency", default=None)
+IDEMPOTENCY_TTL = dt.timedelta(days=1)
 
 _UOW = "gxpml_uow"
 _FLUSHING = "gxpml_flushing"
@@ -87,8 +102,6 @@ ANONYMOUS = Actor(id="anonymous", username="anonymous", name="anonymous")
 
 
 def _encode(value: Any) -> Any:
-    import datetime as dt
-
     if isinstance(value, dt.datetime):
         return format_ts(value)
     if isinstance(value, bytes):
@@ -426,6 +439,9 @@ class Database:
                     _head_seq=head[0], _head_hash=head[1],
                 )
                 start = head[0]
+                claim = idempotency_var.get()
+                if claim is not None and not claim.claimed:
+                    self._claim(conn, claim, actor)
                 try:
                     yield uow
                     if uow._session is not None:
@@ -445,6 +461,29 @@ class Database:
             raise _storage_error(self.engine, exc) from exc
         except SQLAlchemyError as exc:
             raise Conflict(f"The change was refused by the database: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+
+    def _claim(self, conn: Connection, claim: IdempotencyClaim, actor: Actor) -> None:
+        """Record the request's key in this transaction; a key seen before means a retry of
+        a request that was applied: refuse it rather than apply it twice."""
+        key = sha256_hex(f"{actor.id}\n{claim.key}")
+        now = utcnow()
+        ph = _placeholder(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT 1 FROM idempotency_keys WHERE key = {ph}", (key,))
+            if cursor.fetchone() is not None:
+                raise Conflict(
+                    f"This request (Idempotency-Key {claim.key}) was applied already; it was not "
+                    "applied again. Check its effect in `gxpml audit log`."
+                )
+            cursor.execute(f"INSERT INTO idempotency_keys (key, actor_id, created_at) VALUES ({ph}, {ph}, {ph})",
+                           (key, actor.id, format_ts(now)))
+            if secrets.randbelow(100) == 0:  # now and then, forget keys older than a day
+                cursor.execute(f"DELETE FROM idempotency_keys WHERE created_at < {ph}",
+                               (format_ts(now - IDEMPOTENCY_TTL),))
+        finally:
+            cursor.close()
+        claim.claimed = True
 
     def _append_events(self, conn: Connection, uow: UnitOfWork, start: int) -> None:
         """Write the unit of work's events and move the chain head, in its transaction.
