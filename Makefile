@@ -25,5 +25,8 @@ test: $(STAMP)
 bench: $(VENV)/.bench
 	$(PY) bench/run.py
 
+fuzz: $(STAMP)
+	GXPML_FUZZ_EXAMPLES=500 $(PY) -m pytest tests/api/test_openapi_fuzz.py
+
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .hypothesis
