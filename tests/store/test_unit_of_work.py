@@ -137,3 +137,22 @@ def test_the_head_revision_read_from_file_names_is_alembics_head() -> None:
     from gxpml.store.migrate import _config, head_revision
 
     assert head_revision() == ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def test_the_fast_insert_path_writes_record_and_event_together_or_neither(local: Workspace) -> None:
+    from gxpml.store.tables import Segment
+
+    before = _event_count(local)
+    with pytest.raises(RuntimeError, match="boom"):
+        with local._db.write(local.actor, "metrics.log") as uow:
+            uow.insert(Segment, kind="k", count=0, digest="0" * 64)
+            raise RuntimeError("boom")
+    assert _event_count(local) == before
+    with local._db.write(local.actor, "metrics.log") as uow:
+        row = uow.insert(Segment, kind="k", count=0, digest="0" * 64)
+    [event] = local.audit.log(entity=f"segment:{row['id']}")
+    assert event.new is not None and event.new["kind"] == "k" and event.new["created_at"].endswith("Z")
+    assert local.audit.verify().ok
+    with pytest.raises(TypeError, match="no column"):
+        with local._db.write(local.actor, "metrics.log") as uow:
+            uow.insert(Segment, kind="k", count=0, digest="0" * 64, colour="red")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -387,7 +386,6 @@ class Database:
         # already; PostgreSQL locks the row.
         lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE"
         self._head_select = f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}"
-        self._lock = threading.Lock()
         _install_write_guard(engine)
 
     @property
