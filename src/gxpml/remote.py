@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import ssl
 import tempfile
 import uuid
 import zipfile
@@ -72,6 +73,19 @@ def _error_from(response: httpx.Response) -> GxpmlError:
     return cls(message)
 
 
+def tls_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """What httpx should verify the server against: the system CAs (True), a CA bundle file
+    (a path), or nothing (False, only for tests)."""
+    if isinstance(verify, bool):
+        return verify
+    if not Path(verify).is_file():
+        raise ConfigError(f"The CA bundle {verify} does not exist. Check verify=... or GXPML_CA_BUNDLE.")
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"The CA bundle {verify} is not a valid PEM certificate file: {exc}.") from exc
+
+
 def _ts(value: dt.datetime | str | None) -> str | None:
     return value if value is None or isinstance(value, str) else format_ts(value)
 
@@ -84,7 +98,7 @@ class RemoteWorkspace:
         self.url = url.rstrip("/")
         self._token = token
         self._http = httpx.Client(
-            base_url=self.url + "/api/v1", verify=verify,
+            base_url=self.url + "/api/v1", verify=tls_context(verify),
             timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=False,
         )
         self.actor: Actor = ANONYMOUS
