@@ -1,6 +1,6 @@
 """gxpml benchmarks, run by hand (``make bench``), never by the test suite.
 
-Three benchmarks, each against a peer measured in the same run where there is one:
+Four benchmarks, each against a peer measured in the same run where there is one:
 
 ``writes``
     Audited single-row writes per second and per-write latency (p50/p99), on SQLite (with
@@ -19,6 +19,12 @@ Three benchmarks, each against a peer measured in the same run where there is on
     SDK: ``ws.artifacts.put`` / ``get`` of a 1 GiB file, encrypted and not, each operation in
     a fresh process so its peak RSS is its own, and a 256 MiB file beside it to show memory is
     flat in file size. Target: encrypted put >= 300 MB/s.
+
+``server``
+    ``bench/server_bench.py``: the gxpml server (``gxpml server``) against ``mlflow server``
+    over HTTP, requests/s and latency with 1 and 16 concurrent clients: authenticated,
+    audited ``POST /api/v1/tokens`` against MLflow's ``POST .../runs/log-metric``, on SQLite
+    and PostgreSQL. Target: gxpml >= 10x MLflow server's throughput.
 
     .venv/bin/python bench/run.py                 # everything (several minutes)
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke run (~1 minute)
@@ -52,6 +58,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "latest.json"
 ARTIFACTS_BENCH = BENCH / "artifacts_bench.py"
+SERVER_BENCH = BENCH / "server_bench.py"
 MIB = 1 << 20
 
 ADMIN = "admin"
@@ -63,6 +70,7 @@ PG_ADMIN_URL = os.environ.get("GXPML_BENCH_PG_URL", "postgresql+psycopg://postgr
 TARGET_WRITES = 2000.0
 TARGET_VERIFY = 100_000.0
 TARGET_PUT = 300.0
+TARGET_SERVER_RATIO = 10.0
 #: Peak RSS may differ by this much between the small and the large file and still be "flat".
 FLAT_RSS_MB = 16.0
 
@@ -551,6 +559,34 @@ def bench_artifacts(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def bench_server(ctx: Context) -> dict[str, Any]:
+    """``bench/server_bench.py`` in a subprocess (it starts and stops the servers itself)."""
+    out_file = ctx.tmp / "server.json"
+    command = [sys.executable, str(SERVER_BENCH), "--out", str(out_file), "--pg-url", ctx.args.pg_url,
+               "--dir", str(ctx.tmp / "server")]
+    if ctx.args.quick:
+        command.append("--quick")
+    if ctx.args.no_postgres:
+        command.append("--no-postgres")
+    ctx.log(f"server: {SERVER_BENCH.name}{' --quick' if ctx.args.quick else ''} (its log follows)")
+    lines: list[str] = []
+    with subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # its progress, live
+            lines.append(line)
+            ctx.console.print("    " + line.rstrip(), markup=False, highlight=False)
+    shutil.rmtree(ctx.tmp / "server", ignore_errors=True)
+    if not out_file.exists():
+        raise RuntimeError(f"{SERVER_BENCH.name} failed (exit {proc.returncode}):\n{''.join(lines[-40:])}")
+    result: dict[str, Any] = json.loads(out_file.read_text())
+    result["exit_code"] = proc.returncode
+    result["command"] = " ".join(["python", "bench/server_bench.py", *command[8:]])
+    # also keep it where server_bench.py writes it when run alone
+    (BENCH / "results").mkdir(exist_ok=True)
+    shutil.copyfile(out_file, BENCH / "results" / "server.json")
+    return result
+
+
 # =========================================================================== targets & output
 
 
@@ -600,6 +636,15 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 targets.append({"benchmark": "artifacts",
                                 "target": f"flat memory: peak RSS {row['operation']} ({kind}), {biggest} vs {smallest} MiB, within {FLAT_RSS_MB:.0f} MB",
                                 "value": delta, "unit": "MB more", "met": abs(delta) <= FLAT_RSS_MB})
+    server = results.get("server")
+    if server:
+        for row in server["rows"]:
+            if row["system"] == "gxpml" and row.get("vs_mlflow") is not None and row["workers"] == 1:
+                targets.append({
+                    "benchmark": "server",
+                    "target": f">= {TARGET_SERVER_RATIO:.0f}x mlflow server: {row['operation']}, {row['backend']}, "
+                              f"{row['clients']} client(s), {row['per_s']:,.0f} req/s",
+                    "value": row["vs_mlflow"], "unit": "x", "met": row["vs_mlflow"] >= TARGET_SERVER_RATIO})
     return targets
 
 
@@ -666,6 +711,18 @@ def print_tables(console: Any, results: dict[str, Any], sections: list[str]) -> 
             table.add_row(r["operation"], "yes" if r["encrypted"] else "no", f(r["size_mb"]), f(r["mb_per_s"]),
                           f(r["peak_rss_mb"], ".0f"), f(r["rss_growth_mb"], ".0f"))
         console.print(table)
+    if "server" in sections and results.get("server"):
+        sv = results["server"]
+        table = Table(title=f"Servers over HTTP ({sv['requests_1']:,} requests with 1 client, "
+                            f"{sv['requests_n']:,} with 16; closed loop, loopback)")
+        for col in ("system", "backend", "workers", "operation", "clients", "req/s", "p50 ms", "p99 ms",
+                    "server CPU ms/req", "x MLflow"):
+            table.add_column(col, justify="left" if col in ("system", "backend", "operation") else "right")
+        for r in sv["rows"]:
+            cpu = 1e3 * r["server_cpu_s"] / r["requests"] if "server_cpu_s" in r else None
+            table.add_row(r["system"], r["backend"], f(r["workers"]), r["operation"], f(r["clients"]), f(r["per_s"]),
+                          f(r["p50_ms"], ".2f"), f(r["p99_ms"], ".2f"), f(cpu, ".2f"), f(r.get("vs_mlflow"), ".2f"))
+        console.print(table)
     targets = results.get("targets") or []
     if targets:
         quick = any(t.get("quick") for t in targets)
@@ -673,7 +730,8 @@ def print_tables(console: Any, results: dict[str, Any], sections: list[str]) -> 
         for col in ("target", "measured", "met"):
             table.add_column(col, justify="left" if col == "target" else "right")
         for t in targets:
-            table.add_row(t["target"] + (" *" if t.get("quick") else ""), f"{t['value']:,.0f} {t['unit']}",
+            spec = ",.2f" if t["unit"] == "x" else ",.0f"
+            table.add_row(t["target"] + (" *" if t.get("quick") else ""), f"{t['value']:{spec}} {t['unit']}",
                           "[green]yes" if t["met"] else "[red]NO")
         console.print(table)
 
@@ -690,7 +748,7 @@ class Context:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not representative")
-    parser.add_argument("--only", action="append", choices=("writes", "verify", "artifacts"),
+    parser.add_argument("--only", action="append", choices=("writes", "verify", "artifacts", "server"),
                         help="run only this benchmark (repeatable)")
     parser.add_argument("-n", "--writes", type=int, default=None, help="writes per operation (default 5000)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed writes first (default 100)")
@@ -720,7 +778,7 @@ def main() -> None:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    sections = args.only or ["writes", "verify", "artifacts"]
+    sections = args.only or ["writes", "verify", "artifacts", "server"]
 
     from rich.console import Console
 
@@ -753,7 +811,8 @@ def main() -> None:
         })
         console.print(f"gxpml benchmarks{' (quick)' if args.quick else ''}: {', '.join(sections)}; "
                       f"{results['machine'].get('nproc')} CPUs, working in {tmp}")
-        for name, fn in (("writes", bench_writes), ("verify", bench_verify), ("artifacts", bench_artifacts)):
+        for name, fn in (("writes", bench_writes), ("verify", bench_verify), ("artifacts", bench_artifacts),
+                         ("server", bench_server)):
             if name in sections:
                 results[name] = fn(ctx)
                 results[name]["quick"] = args.quick

@@ -9,22 +9,29 @@ import pytest
 
 from gxpml.artifacts.catalog import Artifacts, Keys
 from gxpml.audit.trail import AuditTrail
+from gxpml.data.catalog import Data
+from gxpml.data.remote import RemoteData
 from gxpml.identity.access import Roles
 from gxpml.identity.tokens import Tokens
 from gxpml.identity.users import Users
+from gxpml.lineage.graph import Lineage
 from gxpml.remote import (
     RemoteArtifacts,
     RemoteAudit,
     RemoteKeys,
+    RemoteLineage,
     RemoteRoles,
     RemoteTokens,
     RemoteUsers,
     RemoteWorkspace,
 )
+from gxpml.tracking.remote import RemoteRuns
+from gxpml.tracking.runs import Runs
 from gxpml.workspace import Workspace
 
 PAIRS = [(Users, RemoteUsers), (Roles, RemoteRoles), (Tokens, RemoteTokens), (AuditTrail, RemoteAudit),
-         (Artifacts, RemoteArtifacts), (Keys, RemoteKeys)]
+         (Artifacts, RemoteArtifacts), (Keys, RemoteKeys), (Lineage, RemoteLineage),
+         (Runs, RemoteRuns), (Data, RemoteData)]
 #: Ways to obtain a workspace, not methods of one.
 CONSTRUCTORS = {"init", "open", "connect", "upgrade"}
 
@@ -65,10 +72,12 @@ def test_both_workspaces_offer_the_same_services(tmp_path) -> None:  # type: ign
     try:
         with Workspace.connect(server.url, user="admin", password=ADMIN_PASSWORD) as remote:
             for name, (local_cls, remote_cls) in zip(
-                ["users", "roles", "tokens", "audit", "artifacts", "keys"], PAIRS, strict=True
+                ["users", "roles", "tokens", "audit", "artifacts", "keys", "lineage"], PAIRS[:7], strict=True
             ):
                 assert isinstance(getattr(local, name), local_cls)
                 assert isinstance(getattr(remote, name), remote_cls)
+            assert isinstance(local.runs, Runs) and isinstance(remote.runs, RemoteRuns)
+            assert isinstance(local.data, Data) and isinstance(remote.data, RemoteData)
     finally:
         server.stop()
         local.close()

@@ -26,7 +26,10 @@ from gxpml.errors import (
     ReasonRequired,
     StorageError,
     TokenExpired,
+    TransferDamaged,
 )
+from gxpml.tracking.records import RunStatus
+from gxpml.tracking.run import Run, start_run
 from gxpml.workspace import Workspace
 
 __version__ = "0.1.0"
@@ -47,8 +50,12 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "ReasonRequired",
+    "Run",
+    "RunStatus",
     "StorageError",
     "TokenExpired",
+    "TransferDamaged",
     "Workspace",
     "__version__",
+    "start_run",
 ]

@@ -1,10 +1,11 @@
-"""``make demo``: the record core at work on real clinical data, in a fresh workspace.
+"""``make demo``: the main job on real clinical data, in a fresh workspace.
 
-Creates ``./demo-workspace`` (SQLite + local folder, encryption on), its people and roles,
-stores the bundled diabetes study (442 patients) as an encrypted, content-addressed artifact,
-shows access control and account lockout at work, signs a checkpoint, verifies the audit
-trail, exports it and verifies the export offline — then shows that a one-character edit of
-the export is caught.
+Creates ``./demo-workspace`` (SQLite + local folder, encryption on) and its people and roles;
+registers the bundled diabetes study (442 patients) as a dataset version with data-quality
+checks, splits it by patient with a sequestered test set, trains two seeded models in
+tracked runs, compares them, prints the lineage of the better one; shows access control and
+account lockout at work; signs a checkpoint, verifies the audit trail, exports it and
+verifies the export offline — then shows that a one-character edit of the export is caught.
 """
 
 from __future__ import annotations
@@ -38,6 +39,46 @@ def step(text: str) -> None:
     console.print(f"[bold cyan]▸[/] {text}")
 
 
+def _train_two_models(ws: Workspace) -> str:
+    """Two seeded models in tracked runs on the training split, scored on validation;
+    returns the better model's id."""
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    features = ["age", "sex", "bmi", "bp", "tc", "ldl", "hdl", "tch", "ltg", "glu"]
+    candidates = {
+        "ridge": Ridge(alpha=1.0),
+        "gbm": GradientBoostingRegressor(n_estimators=150, max_depth=2, learning_rate=0.05, random_state=7),
+    }
+    results = {}
+    for name, model in candidates.items():
+        step(f"Training {name} in a tracked run (seed 7)")
+        with ws.start_run(experiment="diabetes-progression", seed=7, name=name) as run:
+            train = run.use_dataset("diabetes", split="train")
+            valid = run.use_dataset("diabetes", split="validation")
+            run.log_params({"model": name, **{k: v for k, v in model.get_params().items()
+                                              if isinstance(v, (int, float, str, bool)) and v is not None}})
+            model.fit(train[features], train["progression"])
+            predicted = model.predict(valid[features])
+            mae = float(mean_absolute_error(valid["progression"], predicted))
+            run.log_metrics({"val_mae": mae, "val_r2": float(r2_score(valid["progression"], predicted))})
+            info = run.log_model(model, name=name, input_example=valid[features].head(3))
+            results[run.id] = (mae, info.id)
+            console.print(f"    run {run.id}: validation MAE {mae:.1f}")
+    comparison = ws.runs.compare(list(results))
+    table = Table(title="runs compared (differing values only)")
+    table.add_column("")
+    for run_id in comparison.run_ids:
+        table.add_column(run_id)
+    for key in comparison.differing_metrics:
+        table.add_row(key, *(f"{comparison.metrics[key][r]:.3f}" for r in comparison.run_ids))
+    for key in [k for k in comparison.differing_params if k == "model"]:
+        table.add_row(key, *(str(comparison.params[key][r]) for r in comparison.run_ids))
+    console.print(table)
+    return min(results.values())[1]
+
+
 def main() -> None:
     started = time.perf_counter()
     if HOME.exists():
@@ -51,12 +92,24 @@ def main() -> None:
     admin.users.add("rita", "Rita Reviewer", password=PASSWORDS["rita"], roles=["reviewer"])
     admin.users.add("audrey", "Audrey Auditor", password=PASSWORDS["audrey"], roles=["auditor"])
 
-    step("Dana stores the diabetes study (442 patients, Efron et al. 2004) as an artifact")
-    data = resources.files("gxpml.datasets").joinpath("diabetes.csv")
-    with Workspace.open(HOME, user="dana", password=PASSWORDS["dana"]) as dana, resources.as_file(data) as path:
-        dataset = dana.artifacts.put(path, name="diabetes.csv")
-        assert dana.artifacts.read_bytes(dataset.digest) == path.read_bytes()
-    console.print(f"    sha256:{dataset.digest}  {dataset.size:,} bytes, encrypted={dataset.encrypted}")
+    step("Dana registers the diabetes study (442 patients, Efron et al. 2004) with quality checks")
+    data = resources.files("gxpml.datasets")
+    with Workspace.open(HOME, user="dana", password=PASSWORDS["dana"]) as dana, \
+            resources.as_file(data.joinpath("diabetes.csv")) as csv, \
+            resources.as_file(data.joinpath("diabetes.checks.yaml")) as checks:
+        version = dana.data.register(
+            "diabetes", csv, checks=checks, phi=True, source_uri="scikit-learn: Efron et al. 2004",
+            description="Baseline measurements of 442 diabetes patients; progression after one year",
+        )
+        console.print(f"    {version.ref}: {version.num_rows} rows, {version.status.value}, content {version.digest[:19]}…")
+        split = dana.data.split("diabetes", test=0.2, validation=0.1, group="patient_id", seed=42)
+        console.print(f"    split by patient (seed 42): {split.counts}; test set sequestered")
+        best = _train_two_models(dana)
+        step(f"Lineage of the better model ({best})")
+        graph = dana.lineage.ancestors(f"model:{best}")
+        from gxpml.lineage.render import render
+
+        console.print(render(graph, "text"), markup=False, highlight=False)
 
     step("Rita (reviewer) tries to store a file: refused, and the attempt is recorded")
     with Workspace.open(HOME, user="rita", password=PASSWORDS["rita"]) as rita:
@@ -114,6 +167,7 @@ def main() -> None:
     home = HOME.resolve()
     console.print(f"\n[bold]Done in {time.perf_counter() - started:.1f} s.[/] Where to look:")
     console.print(f"  workspace      {home}/  (gxpml.toml, gxpml.db, artifacts/, keys/ — owner-only)")
+    console.print("  runs           .venv/bin/gxpml --workspace demo-workspace runs list   (after `login --user dana`)")
     console.print(f"  audit export   {home}/exports/audit-trail.jsonl (+ .csv with its signed manifest)")
     console.print("  try            .venv/bin/gxpml --workspace demo-workspace login --user audrey   "
                   f"(password: {PASSWORDS['audrey']!r})")

@@ -19,7 +19,8 @@ cryptography are mapped to this tree where they cross into gxpml (``raise ... fr
     ├── PermissionDenied            403  exit 7   authenticated, but the role does not grant it
     ├── RateLimited                 429  exit 10  too many attempts (logins); wait and retry
     ├── IntegrityError              500  exit 8   a digest, hash or signature does not verify
-    │   └── AuditChainBroken        500  exit 8   ``audit verify`` found a failing event
+    │   ├── AuditChainBroken        500  exit 8   ``audit verify`` found a failing event
+    │   └── TransferDamaged         422  exit 8   content received does not match its digest
     └── StorageError                503  exit 9   database or object store unreachable / failed
 """
 
@@ -45,6 +46,7 @@ __all__ = [
     "ReasonRequired",
     "StorageError",
     "TokenExpired",
+    "TransferDamaged",
 ]
 
 
@@ -150,6 +152,13 @@ class AuditChainBroken(IntegrityError):
     def __init__(self, message: str, sequence: int | None = None) -> None:
         super().__init__(message)
         self.sequence = sequence
+
+
+class TransferDamaged(IntegrityError):
+    """Content sent to gxpml does not hash to the digest sent with it: nothing was stored;
+    send it again. (A client's or the network's fault, hence a 4xx over HTTP.)"""
+
+    http_status = 422
 
 
 class StorageError(GxpmlError):

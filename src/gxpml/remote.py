@@ -20,10 +20,10 @@ import ssl
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 
@@ -34,6 +34,7 @@ from gxpml.audit.export import verify_export
 from gxpml.audit.trail import AuditRecord
 from gxpml.audit.verify import VerifyReport
 from gxpml.canonical import format_ts
+from gxpml.data.remote import RemoteData
 from gxpml.errors import (
     AuthenticationError,
     ConfigError,
@@ -46,7 +47,12 @@ from gxpml.errors import (
 from gxpml.identity.roles import permissions_for
 from gxpml.identity.tokens import TokenInfo
 from gxpml.identity.users import UserInfo
+from gxpml.lineage.graph import MAX_DEPTH, LineageGraph, parse_node
 from gxpml.store.uow import ANONYMOUS, Actor
+from gxpml.tracking.remote import RemoteRuns
+
+if TYPE_CHECKING:
+    from gxpml.tracking.run import Run
 
 __all__ = ["RemoteWorkspace"]
 
@@ -108,6 +114,9 @@ class RemoteWorkspace:
         self.audit = RemoteAudit(self)
         self.artifacts = RemoteArtifacts(self)
         self.keys = RemoteKeys(self)
+        self.data = RemoteData(self)
+        self.lineage = RemoteLineage(self)
+        self.runs = RemoteRuns(self)
         if token:
             self.actor = self._whoami()
 
@@ -189,6 +198,13 @@ class RemoteWorkspace:
             _write_sessions(sessions)
         self._token = None
         self.actor = ANONYMOUS
+
+    def start_run(
+        self, experiment: str, *, seed: int | None = None, name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Start a tracked run on the server (see ``ws.runs.start``)."""
+        return self.runs.start(experiment, seed=seed, name=name, tags=tags)
 
     def info(self) -> dict[str, Any]:
         data: dict[str, Any] = self._json("GET", "/workspace")
@@ -436,3 +452,17 @@ class RemoteKeys(_Service):
     def rotate(self, *, reason: str, destroy_old: bool = False) -> dict[str, Any]:
         result: dict[str, Any] = self._ws._json("POST", "/keys/rotate", json={"reason": reason, "destroy_old": destroy_old})
         return result
+
+
+class RemoteLineage(_Service):
+    def ancestors(self, node: str, *, depth: int = MAX_DEPTH, types: list[str] | None = None) -> LineageGraph:
+        return self._walk(node, "up", depth, types)
+
+    def descendants(self, node: str, *, depth: int = MAX_DEPTH, types: list[str] | None = None) -> LineageGraph:
+        return self._walk(node, "down", depth, types)
+
+    def _walk(self, node: str, direction: str, depth: int, types: list[str] | None) -> LineageGraph:
+        params: dict[str, Any] = {"direction": direction, "depth": depth}
+        if types:
+            params["types"] = types
+        return LineageGraph.from_dict(self._ws._json("GET", f"/lineage/{parse_node(node)}", params=params))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+# Tables of the domains, so that verify's record replay knows every audited entity.
+import gxpml.data.guard  # noqa: E402,F401,I001
+import gxpml.data.tables  # noqa: E402,F401,I001
+import gxpml.lineage.tables  # noqa: E402,F401,I001
+import gxpml.tracking.tables  # noqa: E402,F401,I001
 from gxpml.audit.checkpoints import Signer
 from gxpml.audit.trail import AuditTrail
 from gxpml.canonical import new_id
@@ -36,7 +42,11 @@ from gxpml.store.uow import ANONYMOUS, SYSTEM, Actor, Database
 
 if TYPE_CHECKING:
     from gxpml.artifacts.catalog import Artifacts, Keys
+    from gxpml.data.catalog import Data
+    from gxpml.lineage.graph import Lineage
     from gxpml.remote import RemoteWorkspace
+    from gxpml.tracking.run import Run
+    from gxpml.tracking.runs import Runs
 
 __all__ = ["Workspace", "session_file"]
 
@@ -294,6 +304,12 @@ class Workspace:
             _write_sessions(sessions)
         return token
 
+    def _end_session(self) -> None:
+        """End the session token this workspace acts with, if it is a session (not an API
+        token); the server's logout, which must not touch any stored session."""
+        if self.actor.token_id and self._auth.token_kind(self.actor.token_id) == "session":
+            self.tokens.revoke(self.actor.token_id, reason="logout")
+
     def logout(self) -> None:
         """End the session: the session token in use, and the one ``gxpml login`` stored for
         this workspace, are revoked and forgotten. API tokens are left alone (revoke those
@@ -316,6 +332,32 @@ class Workspace:
         from gxpml.artifacts.catalog import Artifacts
 
         return Artifacts(self)
+
+    @cached_property
+    def data(self) -> Data:
+        from gxpml.data.catalog import Data
+
+        return Data(self)
+
+    @cached_property
+    def lineage(self) -> Lineage:
+        from gxpml.lineage.graph import Lineage
+
+        return Lineage(self)
+
+    @cached_property
+    def runs(self) -> Runs:
+        from gxpml.tracking.runs import Runs
+
+        return Runs(self)
+
+    def start_run(
+        self, experiment: str, *, seed: int | None = None, name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Start a tracked run (see :meth:`gxpml.tracking.runs.Runs.start`):
+        ``with ws.start_run(experiment="...", seed=42) as run: ...``."""
+        return self.runs.start(experiment, seed=seed, name=name, tags=tags)
 
     @cached_property
     def keys(self) -> Keys:

@@ -20,13 +20,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gxpml import __version__
 from gxpml.api.deps import LoginLimiter
 from gxpml.api.schemas import ErrorOut
 from gxpml.config import load_settings
-from gxpml.errors import GxpmlError
+from gxpml.errors import GxpmlError, StorageError
 from gxpml.store.uow import IdempotencyClaim, idempotency_var, request_id_var
 from gxpml.workspace import Workspace
 
@@ -34,10 +35,12 @@ __all__ = ["MAX_JSON_BODY", "create_app"]
 
 log = logging.getLogger("gxpml.api")
 
+_INTERNAL = "The server failed to handle the request; its log has the details under this request id."
+
 #: Largest JSON request body accepted (artifact uploads stream and are not limited by this).
 MAX_JSON_BODY = 1 << 20
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_STREAMING_PATHS = ("/api/v1/artifacts",)
+_STREAMING_PATHS = ("/api/v1/artifacts", "/api/v1/datasets")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text}
@@ -97,10 +100,25 @@ class RequestContext:
                         raise _BodyTooLarge
                 return message
 
+            started = False
+
+            async def tracking_send(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                await send_with_id(message)
+
             try:
-                await self.app(scope, counting_receive if limited else receive, send_with_id)
+                await self.app(scope, counting_receive if limited else receive, tracking_send)
             except _BodyTooLarge:
                 await _too_large(send_with_id)
+            except Exception:
+                # Here, inside the request's context, so the log and the answer carry its id.
+                log.exception("unhandled error in request %s", request_id)
+                if started:
+                    raise  # the response is under way: all we can do is cut it short
+                response = JSONResponse(error_body("InternalError", _INTERNAL), status_code=500)
+                await response({"type": "http"}, _no_receive, send_with_id)
         finally:
             request_id_var.reset(token)
             idempotency_var.reset(idem_token)
@@ -144,7 +162,12 @@ def create_app(home: str | Path | None = None) -> FastAPI:
     @app.exception_handler(GxpmlError)
     async def _gxpml_error(_request: Request, exc: GxpmlError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        return JSONResponse(error_body(exc.type_name, exc.message), status_code=exc.http_status, headers=headers)
+        message = exc.message
+        if isinstance(exc, StorageError):
+            # Where the database lives is the server's business: log it, don't tell clients.
+            log.error("storage error in request %s: %s", request_id_var.get(), exc.message)
+            message = "The server's storage is unavailable; retry later. The server log has the details under this request id."
+        return JSONResponse(error_body(exc.type_name, message), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -155,22 +178,30 @@ def create_app(home: str | Path | None = None) -> FastAPI:
         return JSONResponse(error_body("InvalidInput", "Invalid request: " + "; ".join(parts) + "."), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON (or not UTF-8) at all
+            return JSONResponse(error_body("InvalidInput", "The request body is not valid JSON (UTF-8)."), status_code=422)
         names = {404: "NotFound", 405: "MethodNotAllowed", 401: "AuthenticationError"}
-        return JSONResponse(error_body(names.get(exc.status_code, "HTTPError"), str(exc.detail)), status_code=exc.status_code)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path takes, not just the first route's
+            methods = {m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+                       if any(route.matches({**request.scope, "method": m})[0] == Match.FULL
+                              for route in request.app.routes)}
+            headers["Allow"] = ", ".join(sorted(methods))
+        return JSONResponse(error_body(names.get(exc.status_code, "HTTPError"), str(exc.detail)),
+                            status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _internal(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error in request %s", request_id_var.get())
-        return JSONResponse(
-            error_body("InternalError", "The server failed to handle the request; its log has the details under this request id."),
-            status_code=500,
-        )
+        return JSONResponse(error_body("InternalError", _INTERNAL), status_code=500)
 
-    from gxpml.api.routes import artifacts, audit, health, identity, sessions
+    from gxpml.api.routes import artifacts, audit, health, identity, lineage, runs, sessions
 
     app.include_router(health.router)
-    for module in (sessions, identity, audit, artifacts):
+    for module in (sessions, identity, audit, artifacts, lineage, runs):
         app.include_router(module.router, prefix="/api/v1")
+    from gxpml.api.routes import data as datasets  # uploads stream: see _STREAMING_PATHS
+    app.include_router(datasets.router, prefix="/api/v1")
     app.add_middleware(RequestContext)
     return app

@@ -7,7 +7,8 @@ import time
 from collections import defaultdict, deque
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 
 from gxpml.errors import AuthenticationError, RateLimited
 from gxpml.workspace import Workspace
@@ -20,7 +21,10 @@ def _root(request: Request) -> Workspace:
     return ws
 
 
-def authenticated(request: Request) -> Workspace:
+_bearer = HTTPBearer(auto_error=False, description="A session token (POST /api/v1/login) or an API token.")
+
+
+def authenticated(request: Request, _scheme: Annotated[object, Security(_bearer)] = None) -> Workspace:
     """The workspace as the bearer token's actor; 401 without a valid token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

@@ -11,7 +11,9 @@ Reason = Field(max_length=2000, description="Why (Annex 11 §9); recorded in the
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies are strict: no unknown fields, no coercion ("yes" is not a boolean)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # ---------------------------------------------------------------- requests
@@ -214,3 +216,22 @@ class WorkspaceOut(BaseModel):
     encryption: bool
     signing_key: str
     actor: str
+
+
+class LineageNodeOut(BaseModel):
+    id: str
+    type: str
+    depth: int
+
+
+class LineageEdgeOut(BaseModel):
+    upstream: str
+    downstream: str
+    type: str
+
+
+class LineageOut(BaseModel):
+    root: str
+    direction: Literal["up", "down"]
+    nodes: list[LineageNodeOut]
+    edges: list[LineageEdgeOut]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from contextlib import contextmanager
+from contextvars import ContextVar
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from gxpml.artifacts.crypto import generate_data_key
 from gxpml.artifacts.keys import FileKeyProvider, KeyProvider, unwrap_data_key, wrap_data_key
 from gxpml.artifacts.objects import ObjectStore, parse_digest
 from gxpml.canonical import parse_ts, utcnow
-from gxpml.errors import Conflict, GxpmlError, IntegrityError, NotFound, ReasonRequired
+from gxpml.errors import Conflict, GxpmlError, NotFound, ReasonRequired, TransferDamaged
 from gxpml.store.tables import ArtifactKey, ArtifactRecord
 
 if TYPE_CHECKING:
@@ -33,6 +35,22 @@ __all__ = ["ArtifactInfo", "Artifacts", "FsckReport", "Keys"]
 
 #: Temp files older than this are leftovers of a crashed put, not a put in progress.
 STALE_TEMP = dt.timedelta(hours=1)
+
+#: Checks a domain adds on reads of the artifacts it owns, ``(workspace, digest) -> None``
+#: raising PermissionDenied: dataset rows, for instance, are read through ``ws.data``
+#: (which applies the dataset's own read roles and counts sequestered reads), not here.
+READ_GUARDS: list[Callable[[Workspace, str], None]] = []
+_trusted_read: ContextVar[bool] = ContextVar("gxpml_trusted_artifact_read", default=False)
+
+
+@contextmanager
+def trusted_read() -> Iterator[None]:
+    """Reads by a domain service that has applied its own access checks already."""
+    token = _trusted_read.set(True)
+    try:
+        yield
+    finally:
+        _trusted_read.reset(token)
 
 
 @dataclass(frozen=True)
@@ -134,7 +152,7 @@ class Artifacts:
         staged = self._objects.put(source, dek=dek)
         if expected is not None and staged.digest != expected:
             self._objects.discard(staged)
-            raise IntegrityError(
+            raise TransferDamaged(
                 f"The content received hashes to sha256:{staged.digest}, not the expected "
                 f"sha256:{expected}: it was damaged in transfer. Nothing was stored; send it again."
             )
@@ -197,9 +215,13 @@ class Artifacts:
         ws._db.authorize(ws.actor, permission)
         with ws._db.read() as session:
             record = self._record(session, digest)
-            if not record.encrypted:
-                return None
-            key = session.get(ArtifactKey, digest)
+            encrypted = record.encrypted
+            key = session.get(ArtifactKey, digest) if encrypted else None
+        if not _trusted_read.get():
+            for guard in READ_GUARDS:
+                guard(ws, digest)
+        if not encrypted:
+            return None
         if key is None:
             raise NotFound(f"The data key of artifact sha256:{digest} is missing; the content cannot be decrypted.")
         return unwrap_data_key(self._keys.get_key(key.key_id), key.wrapped, digest=digest)

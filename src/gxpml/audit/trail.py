@@ -108,7 +108,7 @@ class AuditTrail:
         """Verify the whole trail (see :mod:`gxpml.audit.verify`); never raises on tampering."""
         ws = self._ws
         ws._db.authorize(ws.actor, "audit.verify")
-        with ws._db.engine.connect() as conn:
+        with ws._db.connect() as conn:
             return verify_database(conn, workspace_id=ws.settings.workspace_id, public_key_hex=ws._signer.public_key_hex)
 
     def checkpoint(self) -> int:
@@ -131,7 +131,7 @@ class AuditTrail:
         ws._db.authorize(ws.actor, "audit.export")
         since_s, until_s = _ts(since), _ts(until)
         path = Path(path)
-        with ws._db.engine.connect() as conn:
+        with ws._db.connect() as conn:
             sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM audit_events"
             clauses, params = [], {}
             if since_s:

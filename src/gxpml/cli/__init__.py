@@ -5,7 +5,8 @@ Command names and options are an interface scripts rely on; change them only wit
 
 from __future__ import annotations
 
-from gxpml.cli import artifacts, audit, server, sessions, tokens, users, workspaces
+from gxpml.cli import artifacts, audit, lineage, runs, server, sessions, tokens, users, workspaces
+from gxpml.cli import data as datasets
 from gxpml.cli.app import app, main
 
 __all__ = ["app", "main"]
@@ -19,3 +20,6 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(artifacts.artifacts_app, name="artifacts")
 app.add_typer(artifacts.keys_app, name="keys")
 app.add_typer(server.app)  # server
+app.add_typer(lineage.app, name="lineage")
+app.add_typer(runs.app, name="runs")
+app.add_typer(datasets.app, name="data")

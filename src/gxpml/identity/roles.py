@@ -14,15 +14,15 @@ ROLES: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     # Administers the workspace: users, roles, keys. Everything else too.
     "admin": frozenset({"*"}),
     # Builds models: stores and reads artifacts, reads the audit trail of the workspace.
-    "data-scientist": frozenset({"artifact.put", "artifact.read", "audit.read", "user.list"}),
+    "data-scientist": frozenset({"artifact.put", "artifact.read", "audit.read", "user.list", "lineage.read", "run.create", "run.read", "data.list", "data.read", "data.register", "data.split", "data.override"}),
     # QA: reviews records and their trail, verifies; cannot change data.
-    "reviewer": frozenset({"artifact.read", "audit.read", "audit.verify", "user.list"}),
+    "reviewer": frozenset({"artifact.read", "audit.read", "audit.verify", "user.list", "lineage.read", "run.read", "data.list"}),
     # Deploys and runs approved models.
-    "operator": frozenset({"artifact.read", "audit.read"}),
+    "operator": frozenset({"artifact.read", "audit.read", "lineage.read", "run.read"}),
     # Read-only inspection of everything, including verification and export of the trail.
-    "auditor": frozenset({"artifact.read", "artifact.verify", "audit.read", "audit.verify", "audit.export", "user.list"}),
+    "auditor": frozenset({"artifact.read", "artifact.verify", "audit.read", "audit.verify", "audit.export", "user.list", "lineage.read", "run.read", "data.list"}),
     # Non-human tokens for pipelines and endpoints.
-    "service": frozenset({"artifact.put", "artifact.read"}),
+    "service": frozenset({"artifact.put", "artifact.read", "run.create", "run.read", "data.list", "data.read", "data.register", "data.split"}),
 })
 
 

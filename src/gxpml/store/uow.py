@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, event, insert, inspect
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session, attributes
 
 from gxpml.audit.chain import GENESIS_HASH, event_hash
@@ -35,6 +36,7 @@ from gxpml.errors import (
     Conflict,
     GxpmlError,
     IntegrityError,
+    InvalidInput,
     PermissionDenied,
     ReasonRequired,
     StorageError,
@@ -272,7 +274,7 @@ def _dbapi_error(conn: Connection, exc: Exception) -> GxpmlError:
     """A driver error on the raw hot path, mapped like SQLAlchemy's would be."""
     module = conn.dialect.loaded_dbapi
     if isinstance(exc, getattr(module, "IntegrityError", ())):
-        return Conflict(f"The change was refused by the database: {exc}")
+        return Conflict(f"The change was refused by the database: {str(exc).strip().splitlines()[0]}")
     return _storage_error(conn.engine, exc)
 
 
@@ -401,7 +403,16 @@ class Database:
         try:
             with Session(self.engine, autoflush=False, expire_on_commit=False) as session:
                 yield session
-        except (OperationalError, DBAPIError) as exc:
+        except DBAPIError as exc:
+            raise _storage_error(self.engine, exc) from exc
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read connection (for streaming queries), with driver errors mapped."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
             raise _storage_error(self.engine, exc) from exc
 
     @contextmanager
@@ -455,7 +466,9 @@ class Database:
                         uow._session.close()
         except GxpmlError:
             raise
-        except (OperationalError, DBAPIError) as exc:
+        except DBAPIError as exc:
+            if isinstance(exc, SAIntegrityError):
+                raise Conflict(f"The change was refused by the database: {str(exc.orig).strip().splitlines()[0]}") from exc
             raise _storage_error(self.engine, exc) from exc
         except SQLAlchemyError as exc:
             raise Conflict(f"The change was refused by the database: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
@@ -548,7 +561,24 @@ class Database:
             )
 
 
-def _storage_error(engine: Engine, exc: Exception) -> StorageError:
+def _storage_error(engine: Engine, exc: Exception) -> GxpmlError:
+    """A driver error as gxpml's: a value the database cannot hold (e.g. a NUL character,
+    which PostgreSQL refuses) is the caller's to fix; anything else is the storage's."""
+    data_errors: tuple[type[BaseException], ...] = (DataError, *_data_errors(engine))
+    if isinstance(exc, data_errors) or isinstance(getattr(exc, "orig", None), data_errors):
+        return InvalidInput(
+            "A value cannot be stored or searched for: it contains a character or number the "
+            "database does not accept (such as a NUL character). Remove it and retry."
+        )
+    return _unreachable(engine, exc)
+
+
+def _data_errors(engine: Engine) -> tuple[type[BaseException], ...]:
+    error = getattr(engine.dialect.loaded_dbapi, "DataError", None)
+    return (error,) if isinstance(error, type) else ()
+
+
+def _unreachable(engine: Engine, exc: Exception) -> StorageError:
     detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(getattr(exc, "orig", exc)).strip() else type(exc).__name__
     return StorageError(
         f"The metadata database {redact_url(str(engine.url))} failed: {detail}. "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from gxpml.api.deps import Actorless, Authenticated
 from gxpml.api.schemas import (
@@ -54,8 +54,11 @@ def unlock_user(username: str, body: ReasonIn, ws: Authenticated) -> dict[str, o
 
 
 @router.post("/users/{username}/password", status_code=204)
-def change_password(username: str, body: PasswordChangeIn, ws: Actorless) -> None:
-    """Change one's own password with the old one (works when the old one has expired)."""
+def change_password(username: str, body: PasswordChangeIn, ws: Actorless, request: Request) -> None:
+    """Change one's own password with the old one (works when the old one has expired).
+    It checks a password, so it is rate-limited like login."""
+    client = request.client.host if request.client else "unknown"
+    request.app.state.login_limiter.check(f"user:{username}", f"ip:{client}")
     ws.users.change_password(username, body.old_password, body.new_password)
 
 

@@ -23,8 +23,8 @@ def login(body: LoginIn, ws: Actorless, request: Request) -> dict[str, str]:
 
 @router.post("/logout", status_code=204)
 def logout(ws: Authenticated) -> None:
-    """End the session whose token authenticates this request."""
-    ws.logout()
+    """End the session whose token authenticates this request (API tokens stay valid)."""
+    ws._end_session()
 
 
 @router.get("/whoami", response_model=ActorOut)

@@ -1,0 +1,1 @@
+"""Datasets: versions, content digests, schemas and checks, profiles, splits, erasure."""

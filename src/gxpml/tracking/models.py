@@ -1,0 +1,167 @@
+"""Saving and loading models safely.
+
+Models are saved with skops (``skops.io``), which stores an estimator's state without
+pickle and, on load, constructs only types it is told to trust. A type that skops does not
+trust by default is trusted automatically only when it comes from the model library itself
+(scikit-learn, XGBoost, LightGBM); any other (a function or class of the caller's code) must
+be vouched for explicitly with ``trusted=[...]``, and the record names it. A raw pickle,
+which can run any code when loaded, is written only with ``allow_pickle=True`` and read only
+with ``allow_pickle=True`` again.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+import json
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gxpml.errors import ConfigError, IntegrityError, InvalidInput
+
+__all__ = ["LIBRARY_PREFIXES", "SavedModel", "deserialize", "example_bytes", "serialize", "signature_of"]
+
+#: Modules whose types skops may construct without the caller vouching for them.
+LIBRARY_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.")
+_FLAVORS = (("xgboost", "xgboost"), ("lightgbm", "lightgbm"), ("sklearn", "sklearn"))
+
+
+def _skops() -> Any:
+    try:
+        import skops.io  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - skops ships with the ml extra
+        raise ConfigError("Logging and loading models needs skops: pip install skops.") from exc
+    return skops.io
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def flavor_of(model: Any) -> str:
+    module = type(model).__module__
+    for prefix, flavor in _FLAVORS:
+        if module == prefix or module.startswith(prefix + "."):
+            return flavor
+    if hasattr(model, "fit") and hasattr(model, "get_params"):
+        return "sklearn"  # a scikit-learn compatible estimator of the caller's own
+    raise InvalidInput(
+        f"Cannot log a {type(model).__module__}.{type(model).__name__} as a model: log_model takes "
+        "scikit-learn (and XGBoost, LightGBM) estimators. Store other files with run.log_artifact."
+    )
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A serialized model and what its record says about it."""
+
+    data: bytes
+    flavor: str
+    format: str
+    trusted_types: tuple[str, ...]
+    vouched_types: tuple[str, ...]
+    libraries: dict[str, str]
+
+
+def untrusted_types(data: bytes) -> list[str]:
+    """The types in skops ``data`` that skops does not trust by default."""
+    sio = _skops()
+    try:
+        return sorted(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # a zip or JSON error: whatever it is, it is not a skops file
+        raise InvalidInput(f"The model file is not a skops file ({type(exc).__name__}: {exc}).") from exc
+
+
+def serialize(model: Any, *, trusted: Sequence[str] | None = None, allow_pickle: bool = False) -> SavedModel:
+    """``model`` as skops bytes (or pickle bytes, only with ``allow_pickle=True``)."""
+    flavor = flavor_of(model)
+    vouched = tuple(sorted(set(trusted or ())))
+    libraries = {name: v for name in ("scikit-learn", "skops", "xgboost", "lightgbm", "numpy")
+                 if (v := _version(name)) is not None}
+    try:
+        data = _skops().dumps(model)
+    except Exception as exc:  # skops raises many kinds of error for objects it cannot save
+        if not allow_pickle:
+            raise InvalidInput(
+                f"skops cannot save this {type(model).__name__} ({type(exc).__name__}: {exc}). Logging it as a raw "
+                "pickle, which runs arbitrary code when loaded, needs allow_pickle=True."
+            ) from exc
+        return _pickled(model, flavor, libraries)
+    untrusted = untrusted_types(data)
+    unknown = [t for t in untrusted if not t.startswith(LIBRARY_PREFIXES) and t not in vouched]
+    if unknown:
+        if allow_pickle:
+            return _pickled(model, flavor, libraries)
+        raise InvalidInput(
+            f"The model holds types that are not part of its library: {', '.join(unknown)}. Loading them "
+            "could run code that nobody reviewed. Review them and pass trusted=[...] naming them, or make "
+            "the model from library types only."
+        )
+    return SavedModel(data=data, flavor=flavor, format="skops", trusted_types=tuple(untrusted),
+                      vouched_types=tuple(t for t in vouched if t in untrusted), libraries=libraries)
+
+
+def _pickled(model: Any, flavor: str, libraries: dict[str, str]) -> SavedModel:
+    return SavedModel(data=pickle.dumps(model, protocol=5), flavor=flavor, format="pickle",
+                      trusted_types=(), vouched_types=(), libraries=libraries)
+
+
+def deserialize(data: bytes, *, format: str, trusted_types: Sequence[str], allow_pickle: bool, what: str) -> Any:
+    """Construct the model from verified ``data``, trusting only the recorded types."""
+    if format == "pickle":
+        if not allow_pickle:
+            raise InvalidInput(
+                f"{what} was saved as a raw pickle; loading it can run arbitrary code. Pass "
+                "allow_pickle=True only if you trust whoever logged it (see the run's audit trail)."
+            )
+        return pickle.loads(data)  # the caller opted in explicitly
+    sio = _skops()
+    unexpected = sorted(set(untrusted_types(data)) - set(trusted_types))
+    if unexpected:
+        raise IntegrityError(f"{what} holds types its record does not trust ({', '.join(unexpected)}); it is not loaded.")
+    return sio.loads(data, trusted=list(trusted_types))
+
+
+def signature_of(model: Any, input_example: Any) -> dict[str, Any]:
+    """The model's input: column names and dtypes from the example, else what the fitted
+    estimator knows (``feature_names_in_``, ``n_features_in_``)."""
+    if input_example is not None:
+        columns = getattr(input_example, "columns", None)
+        dtypes = getattr(input_example, "dtypes", None)
+        if columns is not None and dtypes is not None:  # a pandas DataFrame
+            return {"inputs": [{"name": str(c), "dtype": str(t)} for c, t in zip(columns, dtypes, strict=True)],
+                    "from": "input_example"}
+        shape = getattr(input_example, "shape", None)
+        dtype = getattr(input_example, "dtype", None)
+        if shape is not None and dtype is not None and len(shape) == 2:  # a 2-d array
+            return {"inputs": [{"name": None, "dtype": str(dtype)} for _ in range(shape[1])], "from": "input_example"}
+        raise InvalidInput(
+            f"input_example must be a pandas DataFrame or a 2-d numpy array, got {type(input_example).__name__}."
+        )
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return {"inputs": [{"name": str(n), "dtype": None} for n in names], "from": "model"}
+    count = getattr(model, "n_features_in_", None)
+    if count is not None:
+        return {"inputs": [{"name": None, "dtype": None} for _ in range(int(count))], "from": "model"}
+    return {"inputs": None, "from": None}
+
+
+def example_bytes(input_example: Any) -> bytes:
+    """The input example as JSON (``orient="split"`` for a DataFrame, nested lists for an array)."""
+    to_json = getattr(input_example, "to_json", None)
+    if callable(to_json) and hasattr(input_example, "columns"):
+        text = to_json(orient="split", date_format="iso", double_precision=15, index=False)
+        return str(text).encode("utf-8")
+    tolist = getattr(input_example, "tolist", None)
+    if callable(tolist):
+        buffer = io.StringIO()
+        json.dump({"data": tolist(), "dtype": str(getattr(input_example, "dtype", ""))}, buffer,
+                  sort_keys=True, separators=(",", ":"))
+        return buffer.getvalue().encode("utf-8")
+    raise InvalidInput(f"input_example must be a pandas DataFrame or a numpy array, got {type(input_example).__name__}.")
