@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 
 from gxpml.workspace import Workspace
-
 from support import ADMIN_PASSWORD, PASSWORD, LiveServer
 
 

@@ -11,7 +11,6 @@ from gxpml.errors import InvalidInput, NotFound, PermissionDenied
 from gxpml.lineage import link
 from gxpml.lineage.render import render
 from gxpml.workspace import Workspace
-
 from support import PASSWORD
 
 EDGES = [

@@ -157,7 +157,7 @@ class AuditTrail:
                 path, rows(), cps, signer=ws._signer, workspace_id=ws.settings.workspace_id,
                 fmt=fmt, since=since_s, until=until_s,
             )
-        with ws._db.transaction(ws.actor, "audit.export") as uow:
+        with ws._db.transaction(ws.actor, "audit.export", claim=True) as uow:
             uow.event("audit.export", new={"file": path.name, "format": fmt, "since": since_s, "until": until_s,
                                            "count": manifest["count"], "first_seq": manifest["first_seq"],
                                            "last_seq": manifest["last_seq"]})

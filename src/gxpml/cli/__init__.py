@@ -5,7 +5,18 @@ Command names and options are an interface scripts rely on; change them only wit
 
 from __future__ import annotations
 
-from gxpml.cli import artifacts, audit, lineage, runs, server, sessions, tokens, users, workspaces
+from gxpml.cli import (
+    artifacts,
+    audit,
+    lineage,
+    reproduce,
+    runs,
+    server,
+    sessions,
+    tokens,
+    users,
+    workspaces,
+)
 from gxpml.cli import data as datasets
 from gxpml.cli.app import app, main
 
@@ -23,3 +34,4 @@ app.add_typer(server.app)  # server
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="data")
+app.add_typer(reproduce.app)  # reproduce

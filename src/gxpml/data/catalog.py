@@ -233,7 +233,7 @@ class Data:
             if owner is not None and session.scalars(select(User.id).where(User.username == owner)).first() is None:
                 raise NotFound(f"No user named {owner!r} to own dataset {name}. List users with `gxpml user list`.")
         self._authorize_owner(dataset, "data.update")
-        with ws._db.transaction(ws.actor, "dataset.update", reason=reason.strip()) as uow:
+        with ws._db.transaction(ws.actor, "dataset.update", reason=reason.strip(), claim=True) as uow:
             record = uow.session.get(Dataset, dataset.id)
             assert record is not None
             changes = {"description": description, "owner": owner, "phi": phi, "retention_days": retention_days,
@@ -451,7 +451,7 @@ class Data:
         if version.status == VersionStatus.ERASED.value:
             raise Conflict(_erased_message(ref, version))
         digests = [version.artifact, version.profile_artifact, *(s.artifact for s in splits)]
-        with ws._db.transaction(ws.actor, "dataset.erase", reason=reason.strip()) as uow:
+        with ws._db.transaction(ws.actor, "dataset.erase", reason=reason.strip(), claim=True) as uow:
             record = uow.session.get(DatasetVersion, version.id)
             assert record is not None
             if record.status == VersionStatus.ERASED.value:

@@ -131,7 +131,7 @@ class Authenticator:
             expires_at=utcnow() + dt.timedelta(hours=SESSION_MAX_HOURS),
         )
         text, token.secret_hash = new_token_secret(token.id)
-        with self._ws._db.transaction(actor, "login") as uow:
+        with self._ws._db.transaction(actor, "login", claim=True) as uow:
             uow.add(token)
             uow.session.flush()
             uow.session.add(TokenActivity(token_id=token.id, last_used_at=utcnow()))

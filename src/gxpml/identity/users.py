@@ -197,7 +197,7 @@ class Users:
     def _store_password(self, user_id: str, password: str, action: str, reason: str, *, actor, expired: bool = False) -> None:  # type: ignore[no-untyped-def]
         ws = self._ws
         password_hash = ws._passwords.hash(password)
-        with ws._db.transaction(actor, action, reason=reason) as uow:
+        with ws._db.transaction(actor, action, reason=reason, claim=True) as uow:
             user = uow.session.get(User, user_id)
             assert user is not None
             user.password_hash = password_hash

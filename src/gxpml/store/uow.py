@@ -422,13 +422,19 @@ class Database:
     ) -> Iterator[UnitOfWork]:
         """Authorize ``actor`` for ``permission`` (default: ``action``), then one transaction."""
         self.authorize(actor, permission or action)
-        with self.transaction(actor, action, reason=reason) as uow:
+        with self.transaction(actor, action, reason=reason, claim=True) as uow:
             yield uow
 
     @contextmanager
-    def transaction(self, actor: Actor, action: str, *, reason: str | None = None) -> Iterator[UnitOfWork]:
+    def transaction(
+        self, actor: Actor, action: str, *, reason: str | None = None, claim: bool = False,
+    ) -> Iterator[UnitOfWork]:
         """One write transaction without an authorization check: for gxpml's own events
-        (logins, denials) and for commands that authorize in their own way first."""
+        (logins, denials) and for commands that authorize in their own way first.
+
+        ``claim``: use up the request's Idempotency-Key. Authorized changes do (via
+        :meth:`write`); gxpml's own records of an attempt — a denial, a failed login — never
+        do, so a refused request retried with its key is refused (and recorded) again."""
         try:
             with self._write_engine.connect() as conn, conn.begin():
                 cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -448,9 +454,9 @@ class Database:
                     _head_seq=head[0], _head_hash=head[1],
                 )
                 start = head[0]
-                claim = idempotency_var.get()
-                if claim is not None and not claim.claimed:
-                    self._claim(conn, claim, actor)
+                key = idempotency_var.get() if claim else None
+                if key is not None and not key.claimed:
+                    self._claim(conn, key, actor)
                 try:
                     yield uow
                     if uow._session is not None:

@@ -177,6 +177,10 @@ async def register(
     x_content_sha256: str | None = Header(default=None, description="SHA-256 of the body; checked before anything is registered"),
 ) -> dict[str, Any]:
     """Register the body (streamed, any size) as the next version of dataset ``name``."""
+    # Refuse before reading a byte: the body may be gigabytes (the SDK checks again).
+    await anyio.to_thread.run_sync(ws._db.authorize, ws.actor, "data.register")
+    if override_reason is not None:
+        await anyio.to_thread.run_sync(ws._db.authorize, ws.actor, "data.override")
     expected = None if x_content_sha256 is None else parse_digest(x_content_sha256)
     tmp = Path(tempfile.mkdtemp(prefix="gxpml-upload-"))
     try:
