@@ -163,7 +163,7 @@ def parse_checks(source: str | Path | Mapping[str, Any] | ChecksSpec) -> ChecksS
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"The {origin} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
     elif path.suffix.lower() in (".yaml", ".yml"):
-        import yaml  # type: ignore[import-untyped]
+        import yaml
 
         try:
             data = yaml.safe_load(text)

@@ -30,7 +30,7 @@ _FLAVORS = (("xgboost", "xgboost"), ("lightgbm", "lightgbm"), ("sklearn", "sklea
 
 def _skops() -> Any:
     try:
-        import skops.io  # type: ignore[import-untyped]
+        import skops.io
     except ImportError as exc:  # pragma: no cover - skops ships with the ml extra
         raise ConfigError("Logging and loading models needs skops: pip install skops.") from exc
     return skops.io
