@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from gxpml.canonical import new_id, sha256_hex, utcnow
+from gxpml.canonical import new_id, parse_ts, sha256_hex, utcnow
 from gxpml.errors import (
     AccountLocked,
     AuthenticationError,
@@ -142,24 +142,35 @@ class Authenticator:
         token_id, secret = parse_token(token_text)
         ws = self._ws
         now = utcnow()
-        with ws._db.read() as session:
-            token = session.get(Token, token_id)
-            activity = session.get(TokenActivity, token_id)
-        if token is None or not hmac.compare_digest(token.secret_hash, sha256_hex(secret)):
+        # Every request of the server comes here: two driver-level queries, no ORM.
+        rows = ws._db.query(
+            "SELECT t.secret_hash, t.kind, t.roles, t.expires_at, t.revoked_at, a.last_used_at, "
+            "u.id, u.username, u.full_name, u.status "
+            "FROM tokens t JOIN users u ON u.id = t.user_id "
+            "LEFT JOIN token_activity a ON a.token_id = t.id WHERE t.id = ?", (token_id,))
+        if not rows or not hmac.compare_digest(rows[0][0], sha256_hex(secret)):
             raise AuthenticationError("The token is not valid. Log in again (gxpml login) or create a new API token.")
-        if token.revoked_at is not None:
+        _, kind, scope, expires_at, revoked_at, last_used, user_id, username, full_name, status = rows[0]
+        if revoked_at is not None:
             raise TokenExpired(f"Token {token_id} was revoked. Log in again or create a new API token.")
-        if token.expires_at is not None and token.expires_at <= now:
-            raise TokenExpired(f"Token {token_id} expired at {token.expires_at.isoformat()}. Log in again or create a new API token.")
-        if token.kind == "session":
+        if expires_at is not None and parse_ts(expires_at) <= now:
+            raise TokenExpired(f"Token {token_id} expired at {parse_ts(expires_at).isoformat()}. Log in again or create a new API token.")
+        if kind == "session":
             timeout = dt.timedelta(minutes=ws.settings.security.session_timeout_minutes)
-            if activity is None or now - activity.last_used_at > timeout:
+            if last_used is None or now - parse_ts(last_used) > timeout:
                 raise TokenExpired(
                     f"The session ended after {ws.settings.security.session_timeout_minutes} minutes without activity. "
                     "Log in again: gxpml login --user NAME."
                 )
             self._touch(token_id, now)
-        return self.actor_for_user(token.user_id, token=token)
+        if status != UserStatus.ACTIVE:
+            raise AccountLocked("The account is no longer active. Ask an administrator.")
+        roles = {r for (r,) in ws._db.query(
+            "SELECT role FROM role_grants WHERE user_id = ? AND revoked_at IS NULL", (user_id,))}
+        if scope is not None:
+            roles &= set(json.loads(scope))
+        return Actor(id=user_id, username=username, name=full_name, roles=frozenset(roles),
+                     permissions=permissions_for(frozenset(roles)), token_id=token_id)
 
     def token_kind(self, token_id: str) -> str | None:
         with self._ws._db.read() as session:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -405,6 +405,28 @@ class Database:
                 yield session
         except DBAPIError as exc:
             raise _storage_error(self.engine, exc) from exc
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read statement run on the driver directly (``?`` placeholders): for hot
+        read paths such as authenticating every request, where SQLAlchemy's per-statement
+        overhead would be most of the cost. Values come back as the driver gives them."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                if self.engine.dialect.paramstyle != "qmark":
+                    sql = sql.replace("?", "%s")
+                cursor.execute(sql, tuple(params))
+                rows = [tuple(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+            raw.rollback()
+        except Exception as exc:
+            raw.invalidate() if getattr(raw, "invalidate", None) else None
+            raise _storage_error(self.engine, exc) from exc
+        finally:
+            raw.close()
+        return rows
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
