@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gxpml.canonical import new_id, parse_ts, utcnow
 from gxpml.errors import Conflict, InvalidInput, NotFound, ReasonRequired
 from gxpml.identity.auth import new_token_secret
-from gxpml.identity.users import active_roles, check_role, find_user
+from gxpml.identity.users import check_role, find_user
 from gxpml.store.tables import Token, User
 
 if TYPE_CHECKING:
@@ -84,20 +84,25 @@ class Tokens:
         for role in roles or []:
             check_role(role)
         with ws._db.write(ws.actor, "token.create", permission=permission) as uow:
-            user = find_user(uow.session, target)
-            held = set(active_roles(uow.session, user.id))
-            if roles is not None and not set(roles) <= held:
-                missing = ", ".join(sorted(set(roles) - held))
-                raise InvalidInput(f"A token can carry only roles its user holds; {target} lacks: {missing}.")
-            token = Token(
-                id=new_id("tok"), user_id=user.id, kind=kind, name=name, secret_hash="",
+            # the hot path of scripts and services: driver-level statements, no ORM
+            found = uow.query("SELECT id FROM users WHERE username = ?", (target,))
+            if not found:
+                raise NotFound(f"No user named {target!r}. List users with `gxpml user list`.")
+            user_id = found[0][0]
+            if roles is not None:
+                held = {r for (r,) in uow.query(
+                    "SELECT role FROM role_grants WHERE user_id = ? AND revoked_at IS NULL", (user_id,))}
+                if not set(roles) <= held:
+                    missing = ", ".join(sorted(set(roles) - held))
+                    raise InvalidInput(f"A token can carry only roles its user holds; {target} lacks: {missing}.")
+            token_id = new_id("tok")
+            text, secret_hash = new_token_secret(token_id)
+            row = uow.insert(
+                Token, id=token_id, user_id=user_id, kind=kind, name=name, secret_hash=secret_hash,
                 roles=None if roles is None else json.dumps(sorted(set(roles))),
                 expires_at=utcnow() + dt.timedelta(days=expires_days),
             )
-            text, token.secret_hash = new_token_secret(token.id)
-            uow.add(token)
-            uow.session.flush()
-            return _info(token, target), text
+            return _info(Token(**row), target), text
 
     def list(self, username: str | None = None) -> list[TokenInfo]:
         ws = self._ws

@@ -176,6 +176,20 @@ class UnitOfWork:
     def add(self, obj: Audited) -> None:
         self.session.add(obj)
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read statement (``?`` placeholders) on this transaction's connection,
+        on the driver directly: for hot write paths that check something first."""
+        if self.connection.dialect.paramstyle != "qmark":
+            sql = sql.replace("?", "%s")
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, tuple(params))
+            return [tuple(row) for row in cursor.fetchall()]
+        except Exception as exc:
+            raise _dbapi_error(self.connection, exc) from exc
+        finally:
+            cursor.close()
+
     def insert(self, model: type[Audited], **values: Any) -> dict[str, Any]:
         """Insert one record with a Core statement and append its event: the fast path for
         high-volume writes. Column defaults are applied; returns the full values written."""
