@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Boolean, Connection, Table, select
 
 from gxpml.audit.chain import GENESIS_HASH, event_payload
 from gxpml.audit.checkpoints import checkpoint_message, key_id_of, verify_signature
 from gxpml.canonical import canonical_json
 from gxpml.store.tables import AuditCheckpoint, Audited, AuditHead, Segment
-from gxpml.store.uow import record_state, segment_digest
+from gxpml.store.uow import segment_digest
 
 __all__ = ["Problem", "VerifyReport", "register_segment_source", "verify_events", "verify_database"]
 
@@ -218,26 +218,48 @@ def verify_database(conn: Connection, *, workspace_id: str, public_key_hex: str)
     return report
 
 
+def _column_readers(table: Table, dialect: Any) -> list[tuple[str, Any]]:
+    """How to turn each raw driver value into what the record's events carry. Timestamps are
+    stored as the very text the events hold (UTCDateTime), so they are taken as they are;
+    only booleans (0/1 on SQLite) need SQLAlchemy's result processor."""
+    readers: list[tuple[str, Any]] = []
+    for column in table.columns:
+        processor = (column.type.result_processor(dialect, None)  # type: ignore[no-untyped-call]
+                     if isinstance(column.type, Boolean) else None)
+        readers.append((column.key, processor))
+    return readers
+
+
 def _verify_records(conn: Connection, latest: Mapping[tuple[str, str], tuple[int, str | None]], report: VerifyReport) -> None:
     seen: set[tuple[str, str]] = set()
+    sha = hashlib.sha256
     for entity, model in sorted(Audited.registry_by_entity.items()):
         table = model.__table__
         assert isinstance(table, Table)
         if not conn.dialect.has_table(conn, table.name):
             continue
-        pk = [c.key for c in table.primary_key.columns]
-        for row in conn.execute(select(table)):
-            values = row._mapping
-            entity_id = "/".join(str(values[k]) for k in pk)
+        readers = _column_readers(table, conn.dialect)
+        redact = model.__audit_redact__
+        pk = [i for i, c in enumerate(table.columns) if c.primary_key]
+        names = ", ".join(c.name for c in table.columns)
+        for raw in _stream(conn, f"SELECT {names} FROM {table.name}"):
+            state: dict[str, Any] = {}
+            for (name, processor), value in zip(readers, raw, strict=True):
+                if processor is not None:
+                    value = processor(value)
+                if name in redact and value is not None:
+                    value = "sha256:" + sha(str(value).encode("utf-8")).hexdigest()
+                state[name] = value
+            entity_id = "/".join(str(raw[i]) for i in pk)
             seen.add((entity, entity_id))
             report.records += 1
             recorded = latest.get((entity, entity_id))
             if recorded is None:
                 report.add("record", f"{entity} {entity_id} has no audit event: it was written outside gxpml.")
                 continue
-            state = canonical_json(record_state(model, {c.key: values[c.key] for c in table.columns}))
-            if state != recorded[1]:
-                changed = _diff(json.loads(recorded[1] or "{}"), json.loads(state))
+            text = canonical_json(state)
+            if text != recorded[1]:
+                changed = _diff(json.loads(recorded[1] or "{}"), state)
                 report.add(
                     "record",
                     f"{entity} {entity_id} differs from its audit trail (last event {recorded[0]}): "
