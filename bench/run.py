@@ -816,6 +816,9 @@ def main() -> None:
             if name in sections:
                 results[name] = fn(ctx)
                 results[name]["quick"] = args.quick
+        if results["machine"].get("postgresql") is None:  # e.g. --only server: it made its own database
+            results["machine"]["postgresql"] = (results.get("server") or {}).get("postgresql") \
+                or (previous.get("machine") or {}).get("postgresql")
         results["targets"] = evaluate_targets(results)
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2) + "\n")
