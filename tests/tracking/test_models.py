@@ -117,3 +117,21 @@ def test_model_names_are_unique_in_a_run_and_unknown_names_are_not_found(workspa
             run.log_model({"weights": [1, 2]}, name="dict")
     with pytest.raises(NotFound, match=rf"Run {run.id} has no model named 'other' \(models: clf\)"):
         workspace.runs.load_model(run.id, "other")
+
+
+def test_the_same_fitted_model_is_stored_as_the_same_bytes(workspace: Any, breast_cancer: tuple[Any, ...]) -> None:
+    """Two fits with the same seed give one digest: skops' id()-based member names and zip
+    times are normalized, which is what lets a reproduced run match its model byte for byte."""
+    X_train, X_test, y_train, _ = breast_cancer
+
+    def fit() -> Any:
+        return make_pipeline(StandardScaler(), DecisionTreeClassifier(random_state=3)).fit(X_train, y_train)
+
+    with workspace.start_run(experiment="models") as run:
+        first = run.log_model(fit(), name="first")
+        second = run.log_model(fit(), name="second")
+        other = run.log_model(make_pipeline(StandardScaler(), DecisionTreeClassifier(random_state=3, max_depth=2))
+                              .fit(X_train, y_train), name="other")
+    assert first.digest == second.digest != other.digest
+    loaded = workspace.runs.load_model(run.id, "second")
+    np.testing.assert_array_equal(loaded.predict(X_test), fit().predict(X_test))

@@ -15,6 +15,7 @@ import importlib.metadata
 import io
 import json
 import pickle
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +85,7 @@ def serialize(model: Any, *, trusted: Sequence[str] | None = None, allow_pickle:
     libraries = {name: v for name in ("scikit-learn", "skops", "xgboost", "lightgbm", "numpy")
                  if (v := _version(name)) is not None}
     try:
-        data = _skops().dumps(model)
+        data = canonical_skops(_skops().dumps(model))
     except Exception as exc:  # skops raises many kinds of error for objects it cannot save
         if not allow_pickle:
             raise InvalidInput(
@@ -104,6 +105,53 @@ def serialize(model: Any, *, trusted: Sequence[str] | None = None, allow_pickle:
         )
     return SavedModel(data=data, flavor=flavor, format="skops", trusted_types=tuple(untrusted),
                       vouched_types=tuple(t for t in vouched if t in untrusted), libraries=libraries)
+
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """``data`` (a skops file) rewritten so that the same model always gives the same bytes.
+
+    skops names its members and memo ids after ``id()`` of the objects it saved and stamps
+    each member with the time of saving; two saves of one model therefore differ. Here ids
+    and member names are renumbered in the order the schema reaches them and every member is
+    stamped 1980-01-01, so a reproduced run can match its model byte for byte. skops reads
+    members only by the names its schema gives, so the file loads exactly as before.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        names = set(source.namelist())
+        schema = json.loads(source.read("schema.json"))
+        ids: dict[int, int] = {}
+        files: dict[str, str] = {}
+
+        def renumber(node: Any) -> None:
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key == "__id__" and isinstance(value, int) and not isinstance(value, bool):
+                        node[key] = ids.setdefault(value, len(ids) + 1)  # skops skips a memo id of 0
+                    elif key == "file" and isinstance(value, str) and value in names:
+                        suffix = value[value.rfind("."):] if "." in value else ""
+                        node[key] = files.setdefault(value, f"{len(files) + 1:06d}{suffix}")
+                    else:
+                        renumber(value)
+            elif isinstance(node, list):
+                for item in node:
+                    renumber(item)
+
+        renumber(schema)
+        if names - {"schema.json"} != set(files):
+            return data  # a layout this code does not know: keep skops' own bytes
+        members = [(new, source.read(old)) for old, new in files.items()]
+    members.append(("schema.json", json.dumps(schema, indent=2).encode("utf-8")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as target:
+        for name, content in members:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.create_system = 3
+            info.external_attr = 0o600 << 16
+            target.writestr(info, content)
+    return buffer.getvalue()
 
 
 def _pickled(model: Any, flavor: str, libraries: dict[str, str]) -> SavedModel:
