@@ -90,6 +90,7 @@ GRANTED: dict[str, frozenset[str]] = {
     "run.create": frozenset({"admin", "data-scientist", "service"}),
     "run.read": EVERYONE,
     "run.kill": frozenset({"admin"}),  # another user's run; one's own needs nothing
+    "model.validate": frozenset({"admin", "data-scientist"}),
 }
 
 _ISOLATED = ("GXPML_HOME", "GXPML_TOKEN", "GXPML_PASSWORD", "GXPML_NEW_PASSWORD",
@@ -534,6 +535,10 @@ CASES: tuple[Case, ...] = (
     Case("POST", f"{V1}/runs/{{run_id}}/end", ("run.create",),
          lambda w, r: _theirs(w.someone_elses_run(), w, {"status": "finished"}), "someone else's",
          run_owner("run.end")),
+    Case("POST", f"{V1}/runs/{{run_id}}/reports", ("run.create",),
+         lambda w, r: Call({"run_id": w.run_id}, json={"digest": w.digest, "kind": "reproduction"}), "reproduction"),
+    Case("POST", f"{V1}/runs/{{run_id}}/reports", ("model.validate",),
+         lambda w, r: Call({"run_id": w.run_id}, json={"digest": w.digest, "kind": "validation"}), "validation"),
     Case("POST", f"{V1}/runs/{{run_id}}/kill", (SELF,),
          lambda w, r: Call({"run_id": w.run_of(r)}, json=_reason("the node died")), "own"),
     Case("POST", f"{V1}/runs/{{run_id}}/kill", (SELF,),

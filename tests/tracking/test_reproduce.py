@@ -118,6 +118,27 @@ def test_seeded_run_reproduces_byte_for_byte_then_reports_changed_data(
     assert text.exit_code == 8 and "DIFF" in text.stdout and "Not reproduced" in text.stdout
 
 
+@pytest.mark.slow
+def test_reproduce_through_the_server_links_the_report_there(ws: Workspace, trained: tuple[Path, str]) -> None:
+    from support import ADMIN_PASSWORD, LiveServer
+
+    repo, run_id = trained
+    live = LiveServer(ws.settings.home)
+    try:
+        remote = Workspace.connect(live.url, user="admin", password=ADMIN_PASSWORD)
+        try:
+            report = reproduce(remote, run_id, repository=repo)
+        finally:
+            remote.close()
+    finally:
+        live.stop()
+    assert report.matched, [c for c in report.differences]
+    assert report.lineage_recorded
+    upstream = ws.lineage.ancestors(f"report:{report.report_digest}").nodes
+    assert {f"run:{run_id}", f"run:{report.reproduced_run}"} <= set(upstream)
+    assert ws.runs.get(report.reproduced_run).tags["gxpml.reproduce_of"] == run_id
+
+
 def test_unknown_run_is_not_found(ws: Workspace) -> None:
     with pytest.raises(NotFound, match="No run 'run_nope'"):
         reproduce(ws, "run_nope")

@@ -295,3 +295,22 @@ def test_module_level_start_run_uses_the_default_workspace(local: Any, monkeypat
     with gxpml.start_run(experiment="default", seed=1) as run:
         run.log_metric("loss", 0.25)
     assert local.runs.get(run.id).metrics == {"loss": 0.25}
+
+
+def test_a_report_about_a_finished_run_is_linked_in_lineage(workspace: Any) -> None:
+    with workspace.start_run(experiment="reports", seed=1) as made:
+        pass
+    with workspace.start_run(experiment="reports", seed=1) as checker:
+        pass
+    digest = workspace.artifacts.put(b'{"matched": true}', name="report.json").digest
+    node = workspace.runs.attach_report(made.id, digest, kind="reproduction", produced_by=checker.id)
+    assert node == f"report:{digest}"
+    assert {f"run:{made.id}", f"run:{checker.id}"} <= set(workspace.lineage.ancestors(node).nodes)
+    assert workspace.runs.get(made.id).status.value == "finished"  # the run itself is unchanged
+
+    with pytest.raises(InvalidInput, match="Unknown report kind 'summary'; one of reproduction, validation"):
+        workspace.runs.attach_report(made.id, digest, kind="summary")
+    with pytest.raises(NotFound, match="No run 'run_nope'"):
+        workspace.runs.attach_report("run_nope", digest, kind="reproduction")
+    with pytest.raises(NotFound, match=r"No artifact sha256:0{64} in this workspace"):
+        workspace.runs.attach_report(made.id, "0" * 64, kind="reproduction")

@@ -14,7 +14,7 @@ ROLES: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     # Administers the workspace: users, roles, keys. Everything else too.
     "admin": frozenset({"*"}),
     # Builds models: stores and reads artifacts, reads the audit trail of the workspace.
-    "data-scientist": frozenset({"artifact.put", "artifact.read", "audit.read", "user.list", "lineage.read", "run.create", "run.read", "data.list", "data.read", "data.register", "data.split", "data.override"}),
+    "data-scientist": frozenset({"artifact.put", "artifact.read", "audit.read", "user.list", "lineage.read", "run.create", "run.read", "data.list", "data.read", "data.register", "data.split", "data.override", "model.validate"}),
     # QA: reviews records and their trail, verifies; cannot change data.
     "reviewer": frozenset({"artifact.read", "audit.read", "audit.verify", "user.list", "lineage.read", "run.read", "data.list"}),
     # Deploys and runs approved models.

@@ -46,6 +46,8 @@ TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
 
 MODEL_FORMATS = ("skops", "pickle")
 ARTIFACT_KINDS = ("artifact", "environment", "code", "model", "example")
+#: Reports about finished runs, and the permission attaching one needs.
+REPORT_KINDS = {"reproduction": "run.create", "validation": "model.validate"}
 SPLITS = ("train", "validation", "test")
 
 

@@ -120,6 +120,10 @@ class RemoteRuns:
                 "signature": dict(signature), "libraries": dict(libraries), "example_digest": example_digest}
         return ModelInfo.from_dict(self._ws._json("POST", f"/runs/{_id(run_id)}/models", json=body))
 
+    def attach_report(self, run_id: str, digest: str, *, kind: str, produced_by: str | None = None) -> str:
+        body = {"digest": digest, "kind": kind, "produced_by": produced_by}
+        return str(self._ws._json("POST", f"/runs/{_id(run_id)}/reports", json=body)["node"])
+
     def end(self, run_id: str, status: str = "finished", *, error: str | None = None) -> RunInfo:
         return RunInfo.from_dict(self._ws._json(
             "POST", f"/runs/{_id(run_id)}/end", json={"status": status, "error": error}))

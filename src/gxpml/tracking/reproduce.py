@@ -295,24 +295,11 @@ def _compare(ws: AnyWorkspace, old: RunInfo, new: RunInfo, tolerance: float) -> 
 
 
 def _store(ws: AnyWorkspace, report: ReproReport) -> ReproReport:
-    """Store the report as an artifact and, on a local workspace, link it in lineage."""
+    """Store the report as an artifact and link it in lineage (locally or through the server)."""
     data = canonical_json(report.to_dict()).encode("utf-8")
     info = ws.artifacts.put(data, name=f"reproduce-{report.original_run}-{report.reproduced_run}.json")
-    notes = list(report.notes)
-    lineage = False
-    db = getattr(ws, "_db", None)
-    if db is not None:
-        from gxpml.lineage.graph import link
-
-        node = f"report:{info.digest}"
-        with db.write(ws.actor, "run.reproduce", permission="run.create") as uow:
-            link(uow, f"run:{report.original_run}", node, "contributed-to")
-            link(uow, f"run:{report.reproduced_run}", node, "produced")
-        lineage = True
-    else:
-        notes.append("lineage not recorded: the server has no route for report edges yet")
-    return ReproReport(**{**report.__dict__, "report_digest": info.digest, "lineage_recorded": lineage,
-                          "notes": tuple(notes)})
+    ws.runs.attach_report(report.original_run, info.digest, kind="reproduction", produced_by=report.reproduced_run)
+    return ReproReport(**{**report.__dict__, "report_digest": info.digest, "lineage_recorded": True})
 
 
 def reproduce(

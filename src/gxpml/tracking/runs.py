@@ -24,6 +24,7 @@ from gxpml.lineage.graph import link
 from gxpml.store.tables import ArtifactRecord, User
 from gxpml.store.uow import UnitOfWork
 from gxpml.tracking.records import (
+    REPORT_KINDS,
     ARTIFACT_KINDS,
     MODEL_FORMATS,
     SPLITS,
@@ -372,6 +373,26 @@ class Runs:
             )
             link(uow, f"run:{run_id}", f"model:{row['id']}", "produced")
         return _model_info(RunModel(**row))
+
+    def attach_report(self, run_id: str, digest: str, *, kind: str, produced_by: str | None = None) -> str:
+        """Link the stored report ``digest`` (a reproduction or validation report about run
+        ``run_id``) in lineage: ``run:<run_id>`` *contributed-to* ``report:<digest>``, and the
+        run that made the report, if any, *produced* it. The run may be finished; the report
+        adds to the record and changes nothing in the run. Returns the report's node."""
+        permission = REPORT_KINDS.get(kind)
+        if permission is None:
+            raise InvalidInput(f"Unknown report kind {kind!r}; one of {', '.join(REPORT_KINDS)}.")
+        digest = parse_digest(digest)
+        node = f"report:{digest}"
+        ws = self._ws
+        with ws._db.write(ws.actor, f"run.report.{kind}", permission=permission) as uow:
+            for rid in [run_id] + ([produced_by] if produced_by is not None else []):
+                _known(uow.session, rid)
+            self._require_artifacts(uow, [digest])
+            link(uow, f"run:{run_id}", node, "contributed-to")
+            if produced_by is not None:
+                link(uow, f"run:{produced_by}", node, "produced")
+        return node
 
     def end(self, run_id: str, status: str = "finished", *, error: str | None = None) -> RunInfo:
         """End a running run as finished, failed (with the ``error``) or killed."""

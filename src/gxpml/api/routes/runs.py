@@ -67,6 +67,16 @@ class ArtifactLinkIn(_Body):
     kind: str = Field(default="artifact", max_length=32, description="artifact, environment, code, model or example")
 
 
+class ReportIn(_Body):
+    digest: str = Field(max_length=71)
+    kind: str = Field(max_length=32, description="reproduction or validation")
+    produced_by: str | None = Field(default=None, max_length=64, description="the run that made the report")
+
+
+class ReportOut(BaseModel):
+    node: str
+
+
 class ModelIn(_Body):
     name: str = Field(min_length=1, max_length=250)
     digest: str = Field(max_length=71)
@@ -236,6 +246,12 @@ def add_model(body: ModelIn, ws: Authenticated, run_id: RunId) -> dict[str, Any]
         trusted_types=body.trusted_types, vouched_types=body.vouched_types, signature=body.signature,
         libraries=body.libraries, example_digest=body.example_digest,
     ).to_dict()
+
+
+@router.post("/{run_id}/reports", response_model=ReportOut, status_code=201)
+def attach_report(body: ReportIn, ws: Authenticated, run_id: RunId) -> dict[str, Any]:
+    """Link a stored report (``POST /artifacts`` first) about the run in lineage."""
+    return {"node": ws.runs.attach_report(run_id, body.digest, kind=body.kind, produced_by=body.produced_by)}
 
 
 @router.post("/{run_id}/end", response_model=RunOut)
