@@ -63,6 +63,22 @@ def test_erasing_needs_a_reason_and_a_version_number(workspace: Any, diabetes: p
     assert workspace.data.show("diabetes:1").status.value == "ready"
 
 
+def test_data_under_retention_is_erased_only_when_a_legal_duty_is_named(workspace: Any, diabetes: pd.DataFrame) -> None:
+    version = workspace.data.register("trial", diabetes, retention_days=3650)
+    assert version.retain_until is not None and (version.retain_until - version.created_at).days == 3650
+    with pytest.raises(Conflict, match=r"Dataset version trial:1 is under retention until 20\d\d-.*Z \(its dataset keeps "
+                                       r"data 3650 days\)\. .*pass before_retention_end=True"):
+        workspace.data.erase("trial:1", reason="tidy up")
+    assert workspace.data.show("trial:1").status.value == "ready"
+    assert len(workspace.data.load("trial:1")) == 442  # nothing was lost by the refusal
+
+    erased = workspace.data.erase("trial:1", reason="GDPR Art. 17 request #12", before_retention_end=True)
+    assert erased.status.value == "erased"
+    [event] = [e for e in workspace.audit.log(action="dataset.erase") if e.new and "before_retention_end" in e.new]
+    assert event.new["before_retention_end"] is True and event.new["retain_until"].startswith(str(version.retain_until.year))
+    assert workspace.audit.verify().ok
+
+
 def test_only_an_administrator_or_the_owner_may_erase(workspace: Any, user_with: Any, diabetes: pd.DataFrame) -> None:
     scientist, other = user_with("data-scientist"), user_with("service")
     scientist.data.register("own", diabetes)

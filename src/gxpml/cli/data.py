@@ -185,9 +185,11 @@ def erase(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="NAME:VERSION", help="The version to erase.")],
     reason: ReasonOption,
+    before_retention_end: Annotated[bool, typer.Option(
+        "--before-retention-end", help="Erase inside the dataset's retention period (a legal duty to erase).")] = False,
 ) -> None:
     """Erase a version's data for good (crypto-shredding); its record and digest remain."""
-    version = open_workspace(ctx).data.erase(ref, reason=reason)
+    version = open_workspace(ctx).data.erase(ref, reason=reason, before_retention_end=before_retention_end)
     echo(f"Erased the data of {version.ref}; its record and digest {version.digest} remain.")
 
 

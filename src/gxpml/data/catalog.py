@@ -13,6 +13,7 @@ beside the data, so that erasing a version destroys them with it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -29,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gxpml.artifacts.catalog import trusted_read
-from gxpml.canonical import canonical_json, new_id, utcnow
+from gxpml.canonical import canonical_json, format_ts, new_id, utcnow
 from gxpml.data.checks import CheckRunner, ChecksSpec, parse_checks
 from gxpml.data.digest import ContentDigest
 from gxpml.data.frames import open_source, write_parquet
@@ -433,11 +434,13 @@ class Data:
 
     # ------------------------------------------------------------------ erasing
 
-    def erase(self, ref: str, *, reason: str) -> DatasetVersionInfo:
+    def erase(self, ref: str, *, reason: str, before_retention_end: bool = False) -> DatasetVersionInfo:
         """Erase a version's data by destroying its data keys (crypto-shredding): the Parquet
         file, its profile and its split assignments become unreadable for good, while the
         version's record, digest and the audit trail of the erasure remain. Administrators
-        and the dataset's owner only."""
+        and the dataset's owner only. A version still inside its dataset's retention period
+        is erased only with ``before_retention_end=True`` (a legal duty to erase, such as a
+        data subject's request, outranks the retention policy); the event records it."""
         ws = self._ws
         if not reason or not reason.strip():
             raise ReasonRequired(f"Erasing dataset version {ref} needs a reason: pass reason=... or --reason.")
@@ -450,6 +453,17 @@ class Data:
         self._authorize_owner(dataset, "data.erase")
         if version.status == VersionStatus.ERASED.value:
             raise Conflict(_erased_message(ref, version))
+        retain_until = None
+        if dataset.retention_days is not None:
+            created = version.created_at if version.created_at.tzinfo else version.created_at.replace(tzinfo=dt.UTC)
+            retain_until = created + dt.timedelta(days=dataset.retention_days)
+        early = retain_until is not None and utcnow() < retain_until
+        if early and not before_retention_end:
+            raise Conflict(
+                f"Dataset version {ref} is under retention until {format_ts(retain_until)} (its dataset keeps data "
+                f"{dataset.retention_days} days). Erase it earlier only when a legal duty requires it: pass "
+                "before_retention_end=True (--before-retention-end) and name that duty in the reason."
+            )
         digests = [version.artifact, version.profile_artifact, *(s.artifact for s in splits)]
         with ws._db.transaction(ws.actor, "dataset.erase", reason=reason.strip(), claim=True) as uow:
             record = uow.session.get(DatasetVersion, version.id)
@@ -469,7 +483,9 @@ class Data:
                     destroyed += 1
             uow.session.flush()
             uow.event("dataset.erase", entity_type="dataset_version", entity_id=version.id,
-                      new={"dataset": ref, "artifacts": [f"sha256:{d}" for d in digests], "data_keys_destroyed": destroyed})
+                      new={"dataset": ref, "artifacts": [f"sha256:{d}" for d in digests], "data_keys_destroyed": destroyed,
+                           "retain_until": None if retain_until is None else format_ts(retain_until),
+                           "before_retention_end": early})
             info = self._info(uow.session, record)
         # The keys are gone, so the objects are noise; remove them too (the only protection
         # when the workspace stores artifacts unencrypted).

@@ -144,8 +144,9 @@ class RemoteData:
                 "sequester_test": sequester_test}
         return SplitInfo.from_dict(self._ws._json("POST", _path(ref) + "/splits", json=body))
 
-    def erase(self, ref: str, *, reason: str) -> DatasetVersionInfo:
-        return DatasetVersionInfo.from_dict(self._ws._json("POST", _path(ref) + "/erase", json={"reason": reason}))
+    def erase(self, ref: str, *, reason: str, before_retention_end: bool = False) -> DatasetVersionInfo:
+        body = {"reason": reason, "before_retention_end": before_retention_end}
+        return DatasetVersionInfo.from_dict(self._ws._json("POST", _path(ref) + "/erase", json=body))
 
 
 def _dataframe_to_parquet(source: Any, dest: Path) -> None:

@@ -64,6 +64,7 @@ class SplitIn(_Body):
 
 class EraseIn(_Body):
     reason: str = Field(max_length=2000, description="Why (Annex 11 §9); recorded in the audit trail.")
+    before_retention_end: bool = Field(default=False, description="Erase inside the retention period (a legal duty).")
 
 
 class UpdateIn(_Body):
@@ -287,4 +288,5 @@ def split(name: DatasetName, version: Version, body: SplitIn, ws: Authenticated)
 @router.post("/{name}/versions/{version}/erase", response_model=DatasetVersionOut)
 def erase(name: DatasetName, version: Version, body: EraseIn, ws: Authenticated) -> dict[str, Any]:
     """Crypto-shred a version's data (its owner or an administrator); the record remains."""
-    return ws.data.erase(_ref(name, version), reason=body.reason).to_dict()
+    return ws.data.erase(_ref(name, version), reason=body.reason,
+                         before_retention_end=body.before_retention_end).to_dict()
