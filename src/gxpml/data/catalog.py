@@ -453,12 +453,12 @@ class Data:
         self._authorize_owner(dataset, "data.erase")
         if version.status == VersionStatus.ERASED.value:
             raise Conflict(_erased_message(ref, version))
-        retain_until = None
+        retain_until: dt.datetime | None = None
         if dataset.retention_days is not None:
             created = version.created_at if version.created_at.tzinfo else version.created_at.replace(tzinfo=dt.UTC)
             retain_until = created + dt.timedelta(days=dataset.retention_days)
         early = retain_until is not None and utcnow() < retain_until
-        if early and not before_retention_end:
+        if retain_until is not None and early and not before_retention_end:
             raise Conflict(
                 f"Dataset version {ref} is under retention until {format_ts(retain_until)} (its dataset keeps data "
                 f"{dataset.retention_days} days). Erase it earlier only when a legal duty requires it: pass "
