@@ -12,6 +12,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all,test]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's Chromium (no browser download: the network is closed).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null); \
+	else echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium"; exit 1; fi
+
 $(VENV)/.bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[all,test,bench]'
 	touch $(VENV)/.bench
@@ -19,7 +26,7 @@ $(VENV)/.bench: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m gxpml.demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 bench: $(VENV)/.bench

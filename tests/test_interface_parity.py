@@ -27,11 +27,13 @@ from gxpml.remote import (
 )
 from gxpml.tracking.remote import RemoteRuns
 from gxpml.tracking.runs import Runs
+from gxpml.validation.remote import RemoteValidations
+from gxpml.validation.service import Validations
 from gxpml.workspace import Workspace
 
 PAIRS = [(Users, RemoteUsers), (Roles, RemoteRoles), (Tokens, RemoteTokens), (AuditTrail, RemoteAudit),
          (Artifacts, RemoteArtifacts), (Keys, RemoteKeys), (Lineage, RemoteLineage),
-         (Runs, RemoteRuns), (Data, RemoteData)]
+         (Runs, RemoteRuns), (Data, RemoteData), (Validations, RemoteValidations)]
 #: Ways to obtain a workspace, not methods of one.
 CONSTRUCTORS = {"init", "open", "connect", "upgrade"}
 
@@ -78,6 +80,7 @@ def test_both_workspaces_offer_the_same_services(tmp_path) -> None:  # type: ign
                 assert isinstance(getattr(remote, name), remote_cls)
             assert isinstance(local.runs, Runs) and isinstance(remote.runs, RemoteRuns)
             assert isinstance(local.data, Data) and isinstance(remote.data, RemoteData)
+            assert isinstance(local.validations, Validations) and isinstance(remote.validations, RemoteValidations)
     finally:
         server.stop()
         local.close()

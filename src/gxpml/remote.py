@@ -48,6 +48,7 @@ from gxpml.identity.roles import permissions_for
 from gxpml.identity.tokens import TokenInfo
 from gxpml.identity.users import UserInfo
 from gxpml.lineage.graph import MAX_DEPTH, LineageGraph, parse_node
+from gxpml.validation.remote import RemoteValidations
 from gxpml.store.uow import ANONYMOUS, Actor
 from gxpml.tracking.remote import RemoteRuns
 
@@ -117,6 +118,7 @@ class RemoteWorkspace:
         self.data = RemoteData(self)
         self.lineage = RemoteLineage(self)
         self.runs = RemoteRuns(self)
+        self.validations = RemoteValidations(self)
         if token:
             self.actor = self._whoami()
 

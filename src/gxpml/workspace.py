@@ -25,6 +25,7 @@ import gxpml.data.guard  # noqa: E402,F401,I001
 import gxpml.data.tables  # noqa: E402,F401,I001
 import gxpml.lineage.tables  # noqa: E402,F401,I001
 import gxpml.tracking.tables  # noqa: E402,F401,I001
+import gxpml.validation.tables  # noqa: E402,F401,I001
 from gxpml.audit.checkpoints import Signer
 from gxpml.audit.trail import AuditTrail
 from gxpml.canonical import new_id
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from gxpml.artifacts.catalog import Artifacts, Keys
     from gxpml.data.catalog import Data
     from gxpml.lineage.graph import Lineage
+    from gxpml.validation.service import Validations
     from gxpml.remote import RemoteWorkspace
     from gxpml.tracking.run import Run
     from gxpml.tracking.runs import Runs
@@ -350,6 +352,12 @@ class Workspace:
         from gxpml.tracking.runs import Runs
 
         return Runs(self)
+
+    @cached_property
+    def validations(self) -> Validations:
+        from gxpml.validation.service import Validations
+
+        return Validations(self)
 
     def start_run(
         self, experiment: str, *, seed: int | None = None, name: str | None = None,

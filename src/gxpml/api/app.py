@@ -196,10 +196,10 @@ def create_app(home: str | Path | None = None) -> FastAPI:
         log.exception("unhandled error in request %s", request_id_var.get())
         return JSONResponse(error_body("InternalError", _INTERNAL), status_code=500)
 
-    from gxpml.api.routes import artifacts, audit, health, identity, lineage, runs, sessions
+    from gxpml.api.routes import artifacts, audit, health, identity, lineage, runs, sessions, validations
 
     app.include_router(health.router)
-    for module in (sessions, identity, audit, artifacts, lineage, runs):
+    for module in (sessions, identity, audit, artifacts, lineage, runs, validations):
         app.include_router(module.router, prefix="/api/v1")
     from gxpml.api.routes import data as datasets  # uploads stream: see _STREAMING_PATHS
     app.include_router(datasets.router, prefix="/api/v1")

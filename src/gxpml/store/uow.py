@@ -190,7 +190,7 @@ class UnitOfWork:
         finally:
             cursor.close()
 
-    def insert(self, model: type[Audited], **values: Any) -> dict[str, Any]:
+    def insert(self, model: type[Audited], /, **values: Any) -> dict[str, Any]:
         """Insert one record with a Core statement and append its event: the fast path for
         high-volume writes. Column defaults are applied; returns the full values written."""
         table = model.__table__
