@@ -249,6 +249,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             run = admin.runs.create("matrix", seed=1)
             admin.runs.log_batch(run.id, params={"C": 1.0},
                                  metrics=[Metric(key="loss", value=0.5, step=0, ts=dt.datetime.now(dt.UTC))])
+            admin.runs.add_model(run.id, "model", digest=world.digest, flavor="sklearn", format="pickle",
+                                 trusted_types=[], vouched_types=[], signature={}, libraries={})
             world.run_id = admin.runs.end(run.id).id
             yield world
         finally:
@@ -541,6 +543,13 @@ CASES: tuple[Case, ...] = (
          lambda w, r: Call({"run_id": w.run_id}, json={"digest": w.digest, "kind": "validation"}), "validation"),
     Case("POST", f"{V1}/runs/{{run_id}}/kill", (SELF,),
          lambda w, r: Call({"run_id": w.run_of(r)}, json=_reason("the node died")), "own"),
+    # validation records
+    Case("POST", f"{V1}/runs/{{run_id}}/criteria", ("model.validate",),
+         lambda w, r: Call({"run_id": w.run_id}, json={"criteria": "- {metric: r2, min: 0.1, split: test}"})),
+    Case("GET", f"{V1}/runs/{{run_id}}/criteria", ("run.read",), lambda w, r: Call({"run_id": w.run_id})),
+    Case("POST", f"{V1}/runs/{{run_id}}/validations", ("model.validate",),
+         lambda w, r: Call({"run_id": w.run_id}, json={"model": "model", "results": w.digest, "report_html": w.digest})),
+    Case("GET", f"{V1}/validations", ("run.read",), lambda w, r: Call(params={"run_id": w.run_id})),
     Case("POST", f"{V1}/runs/{{run_id}}/kill", (SELF,),
          lambda w, r: _theirs(w.someone_elses_run(), w, _reason("the node died")), "someone else's",
          run_owner("run.kill", others="run.kill")),

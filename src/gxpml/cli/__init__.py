@@ -15,6 +15,7 @@ from gxpml.cli import (
     sessions,
     tokens,
     users,
+    validate,
     workspaces,
 )
 from gxpml.cli import data as datasets
@@ -35,3 +36,4 @@ app.add_typer(lineage.app, name="lineage")
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="data")
 app.add_typer(reproduce.app)  # reproduce
+app.add_typer(validate.app)  # validate, validations

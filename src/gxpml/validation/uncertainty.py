@@ -19,6 +19,8 @@ Everything random is seeded from ``random_state``: the same call twice gives the
 
 from __future__ import annotations
 
+import warnings
+
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -261,9 +263,16 @@ def _groups(groups: Any, n: int) -> npt.NDArray[Any] | None:
 
 
 def _mapie_call(call: Callable[[], Any]) -> Any:
-    """Run a MAPIE call, reporting its ValueErrors as gxpml's InvalidInput."""
+    """Run a MAPIE call, reporting its ValueErrors as gxpml's InvalidInput.
+
+    MAPIE probes a prefit model with a bare numpy row; a model fitted on a DataFrame then
+    warns that the row has no feature names. The probe is MAPIE's, not the caller's: the
+    warning says nothing about the caller's data, so it is silenced here only.
+    """
     try:
-        return call()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+            return call()
     except ValueError as exc:
         raise InvalidInput(f"MAPIE refused the input: {exc}") from exc
 
