@@ -1,6 +1,6 @@
 """gxpml benchmarks, run by hand (``make bench``), never by the test suite.
 
-Four benchmarks, each against a peer measured in the same run where there is one:
+Five benchmarks, each against a peer measured in the same run where there is one:
 
 ``writes``
     Audited single-row writes per second and per-write latency (p50/p99), on SQLite (with
@@ -25,6 +25,13 @@ Four benchmarks, each against a peer measured in the same run where there is one
     over HTTP, requests/s and latency with 1 and 16 concurrent clients: authenticated,
     audited ``POST /api/v1/tokens`` against MLflow's ``POST .../runs/log-metric``, on SQLite
     and PostgreSQL. Target: gxpml >= 10x MLflow server's throughput.
+
+``tracking``
+    ``bench/tracking_bench.py``: the tracking SDK against MLflow's client on the same backends:
+    ``run.log_metric`` and batched metrics (target: >= 20x MLflow's ``log_metric`` on SQLite),
+    the create-run rate, ``ws.runs.list`` over 10,000 runs (target: <= 50 ms), registering a
+    1 GiB Parquet file (target: peak RSS <= 500 MB) and lineage queries on a 1,000,000-node
+    graph (target: <= 50 ms).
 
     .venv/bin/python bench/run.py                 # everything (several minutes)
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke run (~1 minute)
@@ -59,6 +66,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "latest.json"
 ARTIFACTS_BENCH = BENCH / "artifacts_bench.py"
 SERVER_BENCH = BENCH / "server_bench.py"
+TRACKING_BENCH = BENCH / "tracking_bench.py"
 MIB = 1 << 20
 
 ADMIN = "admin"
@@ -587,6 +595,33 @@ def bench_server(ctx: Context) -> dict[str, Any]:
     return result
 
 
+def bench_tracking(ctx: Context) -> dict[str, Any]:
+    """``bench/tracking_bench.py`` in a subprocess (it spawns its own workers and databases)."""
+    out_file = ctx.tmp / "tracking.json"
+    command = [sys.executable, str(TRACKING_BENCH), "--out", str(out_file), "--pg-url", ctx.args.pg_url,
+               "--dir", str(ctx.tmp / "tracking")]
+    if ctx.args.quick:
+        command.append("--quick")
+    if ctx.args.no_postgres:
+        command.append("--no-postgres")
+    ctx.log(f"tracking: {TRACKING_BENCH.name}{' --quick' if ctx.args.quick else ''} (its log follows)")
+    lines: list[str] = []
+    with subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # its progress, live
+            lines.append(line)
+            ctx.console.print("    " + line.rstrip(), markup=False, highlight=False)
+    shutil.rmtree(ctx.tmp / "tracking", ignore_errors=True)
+    if not out_file.exists():
+        raise RuntimeError(f"{TRACKING_BENCH.name} failed (exit {proc.returncode}):\n{''.join(lines[-40:])}")
+    result: dict[str, Any] = json.loads(out_file.read_text())
+    result["exit_code"] = proc.returncode
+    result["command"] = " ".join(["python", "bench/tracking_bench.py", *command[8:]])
+    (BENCH / "results").mkdir(exist_ok=True)
+    shutil.copyfile(out_file, BENCH / "results" / "tracking.json")
+    return result
+
+
 # =========================================================================== targets & output
 
 
@@ -645,6 +680,9 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "target": f">= {TARGET_SERVER_RATIO:.0f}x mlflow server: {row['operation']}, {row['backend']}, "
                               f"{row['clients']} client(s), {row['per_s']:,.0f} req/s",
                     "value": row["vs_mlflow"], "unit": "x", "met": row["vs_mlflow"] >= TARGET_SERVER_RATIO})
+    tracking = results.get("tracking")
+    if tracking:  # tracking_bench.py evaluates its own targets
+        targets.extend(tracking.get("targets") or [])
     return targets
 
 
@@ -723,6 +761,19 @@ def print_tables(console: Any, results: dict[str, Any], sections: list[str]) -> 
             table.add_row(r["system"], r["backend"], f(r["workers"]), r["operation"], f(r["clients"]), f(r["per_s"]),
                           f(r["p50_ms"], ".2f"), f(r["p99_ms"], ".2f"), f(cpu, ".2f"), f(r.get("vs_mlflow"), ".2f"))
         console.print(table)
+    if "tracking" in sections and results.get("tracking"):
+        tr = results["tracking"]
+        table = Table(title="Tracking, datasets and lineage (bench/tracking_bench.py)")
+        for col in ("section", "system", "backend", "operation", "figure", "x MLflow"):
+            table.add_column(col, justify="left" if col in ("section", "system", "backend", "operation") else "right")
+        for section, key, unit, spec in (("metrics", "per_s", "points/s", ",.0f"), ("runs", "per_s", "runs/s", ",.1f"),
+                                         ("search", "p95_ms", "ms p95", ",.2f"), ("dataset", "peak_rss_mb", "MB peak RSS", ",.0f"),
+                                         ("lineage", "p95_ms", "ms p95", ",.2f")):
+            for r in (tr.get(section) or {}).get("rows", []):
+                figure = f"{r[key]:{spec}} {unit}" + (f", {r['mb_per_s']:,.0f} MB/s" if "mb_per_s" in r else "")
+                table.add_row(section, r.get("system", "gxpml"), r.get("backend", "SQLite"), r["operation"], figure,
+                              f(r.get("vs_mlflow"), ".1f"))
+        console.print(table)
     targets = results.get("targets") or []
     if targets:
         quick = any(t.get("quick") for t in targets)
@@ -730,7 +781,7 @@ def print_tables(console: Any, results: dict[str, Any], sections: list[str]) -> 
         for col in ("target", "measured", "met"):
             table.add_column(col, justify="left" if col == "target" else "right")
         for t in targets:
-            spec = ",.2f" if t["unit"] == "x" else ",.0f"
+            spec = ",.2f" if t["unit"] in ("x", "ms") else ",.0f"
             table.add_row(t["target"] + (" *" if t.get("quick") else ""), f"{t['value']:{spec}} {t['unit']}",
                           "[green]yes" if t["met"] else "[red]NO")
         console.print(table)
@@ -748,7 +799,7 @@ class Context:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not representative")
-    parser.add_argument("--only", action="append", choices=("writes", "verify", "artifacts", "server"),
+    parser.add_argument("--only", action="append", choices=("writes", "verify", "artifacts", "server", "tracking"),
                         help="run only this benchmark (repeatable)")
     parser.add_argument("-n", "--writes", type=int, default=None, help="writes per operation (default 5000)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed writes first (default 100)")
@@ -778,7 +829,7 @@ def main() -> None:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    sections = args.only or ["writes", "verify", "artifacts", "server"]
+    sections = args.only or ["writes", "verify", "artifacts", "server", "tracking"]
 
     from rich.console import Console
 
@@ -812,12 +863,13 @@ def main() -> None:
         console.print(f"gxpml benchmarks{' (quick)' if args.quick else ''}: {', '.join(sections)}; "
                       f"{results['machine'].get('nproc')} CPUs, working in {tmp}")
         for name, fn in (("writes", bench_writes), ("verify", bench_verify), ("artifacts", bench_artifacts),
-                         ("server", bench_server)):
+                         ("server", bench_server), ("tracking", bench_tracking)):
             if name in sections:
                 results[name] = fn(ctx)
                 results[name]["quick"] = args.quick
         if results["machine"].get("postgresql") is None:  # e.g. --only server: it made its own database
             results["machine"]["postgresql"] = (results.get("server") or {}).get("postgresql") \
+                or (results.get("tracking") or {}).get("postgresql") \
                 or (previous.get("machine") or {}).get("postgresql")
         results["targets"] = evaluate_targets(results)
         results_path.parent.mkdir(parents=True, exist_ok=True)
