@@ -35,6 +35,7 @@ from gxpml.canonical import canonical_json
 from gxpml.errors import InvalidInput, NotFound
 from gxpml.validation.criteria import Criteria, Judgement, judge, parse_criteria
 from gxpml.validation.estimate import Estimate, json_number
+from gxpml.validation.metrics import Problem
 from gxpml.validation.records import CriteriaLockInfo, ValidationInfo
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def _dataset_ref(run: RunInfo, data: str | None) -> str:
     raise InvalidInput(f"Run {run.id} read several datasets ({', '.join(refs)}); name one with --data.")
 
 
-def _features(model: ModelInfo, fitted: Any, frame: pd.DataFrame, label: str) -> list[str]:
+def _features(model: ModelInfo, fitted: Any, columns: list[str], label: str) -> list[str]:
     inputs = (model.signature or {}).get("inputs") or []
     names = [str(i["name"]) for i in inputs if i.get("name") is not None]
     if not names:
@@ -115,23 +116,59 @@ def _features(model: ModelInfo, fitted: Any, frame: pd.DataFrame, label: str) ->
     if not names:
         raise InvalidInput(f"Model {model.name!r} records no input column names (log it with an input_example "
                            "DataFrame); gxpml cannot tell which columns it reads.")
-    missing = [n for n in names if n not in frame.columns]
+    missing = [n for n in names if n not in columns]
     if missing:
-        raise InvalidInput(f"The data lacks the model's input columns {missing}; it has {list(frame.columns)}.")
+        raise InvalidInput(f"The data lacks the model's input columns {missing}; it has {columns}.")
     if label in names:
         raise InvalidInput(f"The label {label!r} is one of the model's inputs; name the real label with --label.")
     return names
 
 
-def _label(frame: pd.DataFrame, label: str | None) -> str:
+def _problem(model: Any, y: Any) -> Problem:
+    """The model's kind decides (a classifier's classes), the labels otherwise; a label with
+    a single class is refused either way."""
+    from sklearn.base import is_classifier, is_regressor
+
+    from gxpml.validation.metrics import infer_problem
+
+    guessed = infer_problem(y)
+    if is_regressor(model):
+        return "regression"
+    if is_classifier(model):
+        return "binary" if len(getattr(model, "classes_", ())) == 2 else "multiclass"
+    return guessed
+
+
+def _allows_nan(model: Any) -> bool:
+    tags = getattr(model, "__sklearn_tags__", None)
+    try:
+        return bool(tags().input_tags.allow_nan) if callable(tags) else False
+    except Exception:  # an estimator of the caller's own with broken tags: assume it cannot
+        return False
+
+
+def _check_missing(model: Any, frame: pd.DataFrame, features: list[str], label: str, split: str) -> None:
+    missing = [c for c in features if frame[c].isna().any()]
+    where = "rows" if split == "all" else f"{split} rows"
+    if missing and not _allows_nan(model):
+        rows = int(frame[missing].isna().any(axis=1).sum())
+        raise InvalidInput(f"The {where} have missing values (NaN) in the model's inputs {missing} ({rows} rows), "
+                           f"and {type(model).__name__} does not accept NaN. Impute or drop them in a new dataset "
+                           "version and validate on that (--data NAME:VERSION).")
+    if frame[label].isna().any():
+        raise InvalidInput(f"The label {label!r} is missing (NaN) in {int(frame[label].isna().sum())} {where}; "
+                           "a validation needs every row's true outcome.")
+
+
+def _label(columns: list[str], label: str | None) -> str:
     if label is not None:
-        if label not in frame.columns:
-            raise InvalidInput(f"No label column {label!r} in the data; its columns are {list(frame.columns)}.")
+        if label not in columns:
+            raise InvalidInput(f"No label column {label!r} in the data; its columns are {columns}.")
         return label
     for guess in ("target", "label", "y"):
-        if guess in frame.columns:
+        if guess in columns:
             return guess
-    raise InvalidInput(f"Name the label column with --label; the data has {list(frame.columns)}.")
+    raise InvalidInput(f"Name the label column with --label; the data has {columns}.")
 
 
 class _Data:
@@ -374,7 +411,7 @@ def validate(
     (default: the median label of the evaluation rows). ``immutable`` features are never
     changed by counterfactuals (default: the facet). Seeded by ``seed`` (default: the run's)."""
     from gxpml.validation.bias import bias_report
-    from gxpml.validation.metrics import evaluate, infer_problem, predictions_of
+    from gxpml.validation.metrics import evaluate, predictions_of
     from gxpml.validation.report import build_document
 
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
@@ -385,30 +422,34 @@ def validate(
     chosen = _pick_model(run, model)
     folder = Path(out)
     with _steps(progress, 9) as step:
-        step("locking the acceptance criteria")
-        lock = ws.validations.lock_criteria(run.id, text) if text is not None else None
         step("loading the model (digest verified)")
         fitted = ws.runs.load_model(run.id, chosen.name)
-        step("reading the data")
         source = _Data(ws, _dataset_ref(run, data))
+        columns = [str(c["name"]) for c in source.version.columns]  # checked before any row is read
+        label_column = _label(columns, label)
+        features = _features(chosen, fitted, columns, label_column)
+        for role, column in (("facet", facet), ("group", group)):
+            if column is not None and column not in columns:
+                raise InvalidInput(f"No {role} column {column!r} in the data; its columns are {columns}.")
+        named = sorted({e.split for e in parsed.entries}) if parsed is not None else []
+        unknown_splits = [s for s in named if s not in SPLITS]
+        if unknown_splits:
+            raise InvalidInput(f"Criteria name the split(s) {unknown_splits}; use train, validation, test or all.")
+        if not source.has_split and [s for s in named if s != "all"]:
+            raise InvalidInput(f"Dataset version {source.ref} has no split, so it has no {named[0]} rows: split it "
+                               f"(gxpml data split {source.ref} --test 0.2 --seed N) or name split: all in the criteria.")
+        step("locking the acceptance criteria")
+        lock = ws.validations.lock_criteria(run.id, text) if text is not None else None
+        step("reading the data")
         evaluation_split = source.evaluation
         test = source.frame(evaluation_split)
-        label_column = _label(test, label)
-        features = _features(chosen, fitted, test, label_column)
-        for role, column in (("facet", facet), ("group", group)):
-            if column is not None and column not in test.columns:
-                raise InvalidInput(f"No {role} column {column!r} in the data; its columns are {list(test.columns)}.")
-        problem = infer_problem(test[label_column])
+        _check_missing(fitted, test, features, label_column, evaluation_split)
+        problem = _problem(fitted, test[label_column])
         if problem != "regression" and not hasattr(fitted, "predict_proba"):
             raise InvalidInput(f"{type(fitted).__name__} has no predict_proba; validation of a classifier needs class "
                                "probabilities (calibration, ROC, conformal sets). Log a probabilistic model.")
         rng_seed = run.seed if seed is None else int(seed)
-        splits = sorted({evaluation_split} | ({e.split for e in parsed.entries} if parsed else set()),
-                        key=SPLITS.index if all(s in SPLITS for s in ({e.split for e in parsed.entries}
-                                                                       if parsed else set())) else str)
-        unknown = [s for s in splits if s not in SPLITS]
-        if unknown:
-            raise InvalidInput(f"Criteria name the split(s) {unknown}; use train, validation, test or all.")
+        splits = sorted({evaluation_split, *named}, key=SPLITS.index)
 
         step("evaluating performance with bootstrap intervals")
         evaluations: dict[str, Any] = {}
@@ -416,6 +457,7 @@ def validate(
         positive_label: Any = None
         for split in splits:
             frame = source.frame(split)
+            _check_missing(fitted, frame, features, label_column, split)
             predictions = predictions_of(fitted, frame[features], problem)
             groups = {facet: frame[facet].astype(str)} if facet is not None else None
             result = evaluate(frame[label_column], **predictions.as_kwargs(), problem=problem, groups=groups,
