@@ -102,3 +102,30 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+# ---------------------------------------------------------------------------- bundled data
+
+DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "tc", "ldl", "hdl", "tch", "ltg", "glu"]
+
+
+def diabetes_frame() -> Any:
+    """The bundled diabetes data (442 patients) as a DataFrame."""
+    import io
+    from importlib.resources import files
+
+    import pandas as pd
+
+    return pd.read_csv(io.StringIO((files("gxpml") / "datasets" / "diabetes.csv").read_text()))
+
+
+def train_diabetes_run(ws: Any, model: Any = None, *, dataset: str = "diabetes") -> str:
+    """A finished run that read the diabetes training split and logged a seeded model ``model``."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    with ws.start_run(experiment="validation", seed=7, name="gbm") as run:
+        train = run.use_dataset(dataset, split="train")
+        fitted = (model or GradientBoostingRegressor(n_estimators=60, max_depth=2, random_state=7)).fit(
+            train[DIABETES_FEATURES], train["progression"])
+        run.log_model(fitted, name="model", input_example=train[DIABETES_FEATURES].head(3))
+    return str(run.id)

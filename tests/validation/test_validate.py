@@ -5,18 +5,14 @@ the server, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import io
 import json
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from pypdf import PdfReader
 from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -25,8 +21,10 @@ from sklearn.svm import LinearSVC
 from gxpml.errors import Conflict, InvalidInput, NotFound
 from gxpml.validation.report import SECTION_TITLES
 from gxpml.validation.validate import validate
+from support import DIABETES_FEATURES as FEATURES
+from support import diabetes_frame as diabetes
+from support import train_diabetes_run as trained_run
 
-FEATURES = ["age", "sex", "bmi", "bp", "tc", "ldl", "hdl", "tch", "ltg", "glu"]
 CRITERIA = """
 - {metric: r2, min: 0.2, split: test}
 - {metric: mae, max: 70, split: test, bound: upper}
@@ -34,20 +32,6 @@ CRITERIA = """
 - {metric: DPPL, min: -0.5, max: 0.5, split: test}
 """
 QUICK = {"n_bootstrap": 50, "pdf": False}
-
-
-def diabetes() -> pd.DataFrame:
-    return pd.read_csv(io.StringIO((files("gxpml") / "datasets" / "diabetes.csv").read_text()))
-
-
-def trained_run(ws: Any, model: Any = None, *, name: str = "diabetes") -> str:
-    """A finished run that read the diabetes training split and logged a seeded model."""
-    with ws.start_run(experiment="validation", seed=7, name="gbm") as run:
-        train = run.use_dataset(name, split="train")
-        fitted = (model or GradientBoostingRegressor(n_estimators=60, max_depth=2, random_state=7)).fit(
-            train[FEATURES], train["progression"])
-        run.log_model(fitted, name="model", input_example=train[FEATURES].head(3))
-    return str(run.id)
 
 
 @pytest.fixture
