@@ -8,6 +8,8 @@ The public SDK is what this module exports; everything else is importable but no
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from gxpml.errors import (
     AccountLocked,
     AuditChainBroken,
@@ -31,6 +33,9 @@ from gxpml.errors import (
 from gxpml.tracking.records import RunStatus
 from gxpml.tracking.run import Run, start_run
 from gxpml.workspace import Workspace
+
+if TYPE_CHECKING:
+    from gxpml.validation.validate import validate
 
 __version__ = "0.1.0"
 
@@ -58,4 +63,15 @@ __all__ = [
     "Workspace",
     "__version__",
     "start_run",
+    "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``validate`` pulls in pandas and the validation stack: imported on first use, so that
+    # ``import gxpml`` (and every CLI command) stays quick.
+    if name == "validate":
+        from gxpml.validation.validate import validate
+
+        return validate
+    raise AttributeError(f"module 'gxpml' has no attribute {name!r}")

@@ -14,7 +14,6 @@ from rich.text import Text
 
 from gxpml.cli.app import JsonOption, _console, echo, open_workspace, print_json
 from gxpml.errors import InvalidInput
-from gxpml.validation.validate import validate as run_validate
 
 app = typer.Typer()
 
@@ -75,6 +74,8 @@ def validate(
     """Lock the acceptance criteria, then evaluate RUN_ID's model (intervals, subgroups,
     calibration, conformal coverage, bias, explanations, stability), judge the criteria and
     write the report. Exit 11 when a criterion is not met."""
+    from gxpml.validation.validate import validate as run_validate
+
     outcome = run_validate(
         open_workspace(ctx), run_id, criteria=criteria, out=out, data=data, label=label, facet=facet,
         facet_values=[_value(v) for v in facet_value] if facet_value else None, group=group,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from gxpml.tracking.records import ModelInfo, RunInfo
     from gxpml.workspace import Workspace
 
-    AnyWorkspace = Workspace | RemoteWorkspace
+    AnyWorkspace: TypeAlias = Workspace | RemoteWorkspace
 
 __all__ = ["ValidationOutcome", "validate"]
 
