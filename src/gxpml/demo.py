@@ -64,7 +64,7 @@ def _train_two_models(ws: Workspace) -> str:
             mae = float(mean_absolute_error(valid["progression"], predicted))
             run.log_metrics({"val_mae": mae, "val_r2": float(r2_score(valid["progression"], predicted))})
             info = run.log_model(model, name=name, input_example=valid[features].head(3))
-            results[run.id] = (mae, info.id)
+            results[run.id] = (mae, info.id, run.id)
             console.print(f"    run {run.id}: validation MAE {mae:.1f}")
     comparison = ws.runs.compare(list(results))
     table = Table(title="runs compared (differing values only)")
@@ -76,7 +76,36 @@ def _train_two_models(ws: Workspace) -> str:
     for key in [k for k in comparison.differing_params if k == "model"]:
         table.add_row(key, *(str(comparison.params[key][r]) for r in comparison.run_ids))
     console.print(table)
-    return min(results.values())[1]
+    _mae, model_id, run_id = min(results.values())
+    return model_id, run_id
+
+
+#: Acceptance criteria for the demo's model, locked before it is tested.
+CRITERIA = """\
+- {metric: r2, min: 0.25, split: test}                 # explains a quarter of the variance
+- {metric: mae, max: 65, split: test, bound: upper}     # even the interval's upper end
+- {metric: mae, max: 70, split: test, subgroup: sex=1}
+- {metric: mae, max: 70, split: test, subgroup: sex=2}
+- {metric: DPPL, min: -0.3, max: 0.3, split: test}     # predicted high progression, by sex
+"""
+MODEL_CARD = {
+    "intended_use": "Research demonstration: predict one-year disease progression from baseline measurements.",
+    "users": "Data scientists evaluating gxpml; not clinicians.",
+    "population": "442 adult diabetes patients of one study (Efron et al. 2004).",
+    "limitations": "Small single-study sample; no external validation; not for clinical decisions.",
+}
+
+
+def _validate(dana: Workspace, run_id: str) -> None:
+    import gxpml
+
+    outcome = gxpml.validate(dana, run_id, criteria=CRITERIA, out=HOME / "validation", facet="sex",
+                             label="progression", model_card=MODEL_CARD, progress=True)
+    for judgement in outcome.judgements:
+        mark = "[green]pass[/]" if judgement.passed else "[red]FAIL[/]"
+        console.print(f"    {mark} {judgement.sentence}")
+    verdict = "[green]accepted[/]" if outcome.passed else "[red]not accepted[/]"
+    console.print(f"    {verdict}; report: {HOME.resolve() / 'validation' / 'report.html'} (and report.pdf, results.json)")
 
 
 def main() -> None:
@@ -104,12 +133,14 @@ def main() -> None:
         console.print(f"    {version.ref}: {version.num_rows} rows, {version.status.value}, content {version.digest[:19]}…")
         split = dana.data.split("diabetes", test=0.2, validation=0.1, group="patient_id", seed=42)
         console.print(f"    split by patient (seed 42): {split.counts}; test set sequestered")
-        best = _train_two_models(dana)
+        best, best_run = _train_two_models(dana)
         step(f"Lineage of the better model ({best})")
         graph = dana.lineage.ancestors(f"model:{best}")
         from gxpml.lineage.render import render
 
         console.print(render(graph, "text"), markup=False, highlight=False)
+        step("Dana validates it: criteria locked first, then intervals, calibration, bias by sex, explanations")
+        _validate(dana, best_run)
 
     step("Rita (reviewer) tries to store a file: refused, and the attempt is recorded")
     with Workspace.open(HOME, user="rita", password=PASSWORDS["rita"]) as rita:
@@ -168,6 +199,7 @@ def main() -> None:
     console.print(f"\n[bold]Done in {time.perf_counter() - started:.1f} s.[/] Where to look:")
     console.print(f"  workspace      {home}/  (gxpml.toml, gxpml.db, artifacts/, keys/ — owner-only)")
     console.print("  runs           .venv/bin/gxpml --workspace demo-workspace runs list   (after `login --user dana`)")
+    console.print(f"  validation     {home}/validation/report.html  (open in a browser; also report.pdf, results.json)")
     console.print(f"  audit export   {home}/exports/audit-trail.jsonl (+ .csv with its signed manifest)")
     console.print("  try            .venv/bin/gxpml --workspace demo-workspace login --user audrey   "
                   f"(password: {PASSWORDS['audrey']!r})")
