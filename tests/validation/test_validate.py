@@ -191,3 +191,32 @@ def test_models_and_data_that_cannot_be_validated_get_clear_errors(local: Any, t
         validate(local, run2.id, criteria="- {metric: accuracy, min: 0.5, split: test}", out=tmp_path,
                  data="whole", **QUICK)
     assert local.validations.locks(run2.id) == []  # refused before the criteria were locked
+
+
+def test_a_candidate_is_compared_with_a_baseline_model_for_non_inferiority(local: Any, tmp_path: Path) -> None:
+    from sklearn.dummy import DummyRegressor
+
+    local.data.register("diabetes", diabetes())
+    local.data.split("diabetes", test=0.25, validation=0.2, group="patient_id", seed=42)
+    candidate = trained_run(local)
+    weak = trained_run(local, DummyRegressor(strategy="mean"))
+    outcome = validate(local, candidate, criteria=None, out=tmp_path, label="progression", facet="sex",
+                       baseline=weak, margin=5.0, **QUICK)
+    comparison = outcome.results["comparison"]
+    assert comparison["baseline_run"] == weak and comparison["split"] == "test"
+    mae = comparison["metrics"]["mae"]
+    assert mae["direction"] == "lower" and mae["difference"]["point"] < 0  # the model errs less than the mean
+    assert mae["non_inferior"] == (mae["difference"]["upper"] < 5.0)
+    r2 = comparison["metrics"]["r2"]
+    assert r2["non_inferior"] == (r2["difference"]["lower"] > -5.0) and r2["baseline"]["point"] < 0.05
+    # reversed, the mean predictor is not shown non-inferior to the model on r2 at a small margin
+    reverse = validate(local, weak, criteria=None, out=tmp_path / "rev", label="progression",
+                       baseline=candidate, margin=0.01, **QUICK)
+    assert reverse.results["comparison"]["metrics"]["r2"]["non_inferior"] is False
+    groups = outcome.results["bias"]["groups"]
+    assert groups["columns"][:2] == ["group", "kind"] and {row[0] for row in groups["rows"]} >= {"1", "2"}
+    assert outcome.results["explanations"]["lime"]["conditions"]
+    html = (tmp_path / "report.html").read_text()
+    assert "Against the baseline model" in html and "fairlearn MetricFrame" in html and "LIME (seeded)" in html
+    with pytest.raises(InvalidInput, match="margin must be a finite number >= 0"):
+        validate(local, candidate, criteria=None, out=tmp_path, label="progression", baseline=weak, margin=-1.0)

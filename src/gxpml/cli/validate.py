@@ -66,6 +66,9 @@ def validate(
         "--immutable", help="Features counterfactuals never change (default: the facet).")] = None,
     card: Annotated[Path | None, typer.Option(
         "--card", help="Model card YAML: intended_use, users, population, limitations, out_of_scope.")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        metavar="RUN_ID", help="Compare with this run's model (paired bootstrap, non-inferiority).")] = None,
+    margin: Annotated[float, typer.Option(help="Non-inferiority margin, in each metric's units.")] = 0.0,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for every interval.")] = 1000,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the run's).")] = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
@@ -80,7 +83,7 @@ def validate(
         open_workspace(ctx), run_id, criteria=criteria, out=out, data=data, label=label, facet=facet,
         facet_values=[_value(v) for v in facet_value] if facet_value else None, group=group,
         positive=_value(positive) if positive is not None else None, threshold=threshold, model=model,
-        immutable=immutable, model_card=_card(card), n_bootstrap=bootstrap, seed=seed, pdf=pdf,
+        immutable=immutable, model_card=_card(card), baseline=baseline, margin=margin, n_bootstrap=bootstrap, seed=seed, pdf=pdf,
         progress=not as_json,
     )
     if as_json:

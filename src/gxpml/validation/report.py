@@ -157,6 +157,16 @@ def _performance(r: Mapping[str, Any]) -> Section:
                 blocks.append(Chart("line", f"Precision-recall curve ({split})", [
                     Series("model", _finite(pr["recall"]), _finite(pr["precision"]))],
                     x_label="Recall", y_label="Precision", x_range=(0, 1), y_range=(0, 1)))
+    comparison = r.get("comparison")
+    if comparison:
+        rows = [[name, _fmt(m["candidate"]["point"]), _fmt(m["baseline"]["point"]),
+                 f"{_fmt(m['difference']['point'])} ({_interval(m['difference'])})", _fmt(m["margin"]),
+                 Cell("non-inferior" if m["non_inferior"] else "not shown", "pass" if m["non_inferior"] else "fail")]
+                for name, m in comparison["metrics"].items()]
+        blocks.append(Table(["Metric", "Candidate", "Baseline", "Difference (95 % interval)", "Margin", "Verdict"],
+                            rows, caption=f"Against the baseline model {comparison['baseline_model']} of run "
+                                          f"{comparison['baseline_run']} on the same {comparison['split']} rows "
+                                          "(paired bootstrap)"))
     if r["problem"] == "regression":
         ev = r["evaluation"][r["data"]["evaluated_on"]]
         names = [n for n in ("mae", "rmse") if n in ev["metrics"]]
@@ -243,6 +253,12 @@ def _bias(r: Mapping[str, Any]) -> Section:
                          _interval(est) if est else (m.get("reason") or "—"), _fmt(m["ideal"])])
         blocks.append(Table(["Metric", "Name", "Stage", "Value", "95 % interval / note", "Ideal"], rows,
                             caption=f"{facet['sensitive']} (d, n={facet['n_d']}) against the rest (a, n={facet['n_a']})"))
+    groups = bias.get("groups")
+    if groups:
+        blocks.append(Table([c.replace("_", " ") for c in groups["columns"]],
+                            [[_fmt(v) if isinstance(v, (float, int)) and not isinstance(v, bool) else v for v in row]
+                             for row in groups["rows"]],
+                            caption="Group metrics per facet value (fairlearn MetricFrame)"))
     first = bias["facets"][0]
     shown = [m for m in first["metrics"] if m["estimate"] and all(
         (v := _num(m["estimate"][k])) is not None and math.isfinite(v) for k in ("point", "lower", "upper"))
@@ -271,6 +287,11 @@ def _explanations(r: Mapping[str, Any]) -> Section:
         blocks.append(Table(["Feature", "SHAP value"], [[f, _fmt(v)] for f, v in local["values"]],
                             caption=f"Row {local['row']}: base {_fmt(local['base'])} + attributions = model output "
                                     f"{_fmt(local['output'])}"))
+    lime = ex.get("lime")
+    if lime:
+        blocks.append(Table(["Condition", "LIME weight"], [[c["condition"], _fmt(c["weight"])] for c in lime["conditions"]],
+                            caption=f"LIME (seeded) for row {lime['row']}: local model {_fmt(lime['local_prediction'])}, "
+                                    f"model {_fmt(lime['model_prediction'])}, fit R² {_fmt(lime['score'])}"))
     pi = ex["permutation_importance"]
     blocks.append(Table(["Feature", "Mean drop in score", "Std"],
                         [[x["feature"], _fmt(x["mean"]), _fmt(x["std"])] for x in pi["ranking"]],

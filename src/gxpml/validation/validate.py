@@ -252,6 +252,10 @@ def _explanations(model: Any, train: pd.DataFrame, test: pd.DataFrame, y_test: A
                                        for j, f in enumerate(shap.feature_names)]}
                            for i in range(min(LOCAL_ROWS, len(rows)))]},
     }
+    lime = explainer.lime(test[features], 0, num_samples=2000)
+    out["lime"] = {"row": 0, "conditions": lime.to_dict()["conditions"], "intercept": json_number(lime.intercept),
+                   "local_prediction": json_number(lime.local_prediction),
+                   "model_prediction": json_number(lime.model_prediction), "score": json_number(lime.score)}
     out["permutation_importance"] = explainer.permutation_importance(test[features], y_test).to_dict()
     top = [f for f, _ in ranking[:PDP_FEATURES]]
     out["partial_dependence"] = explainer.partial_dependence(test[features], top).to_dict()
@@ -399,6 +403,7 @@ def validate(
     facet_values: Sequence[Any] | None = None, group: str | None = None, positive: Any = None,
     threshold: float | None = None,
     model: str | None = None, immutable: Sequence[str] | None = None, model_card: Mapping[str, str] | None = None,
+    baseline: str | None = None, margin: float = 0.0,
     n_bootstrap: int = 1000, seed: int | None = None, pdf: bool = True, progress: bool = False,
 ) -> ValidationOutcome:
     """Validate run ``run_id``'s model: lock ``criteria`` (YAML text or a Path) first, then
@@ -409,8 +414,10 @@ def validate(
     against the rest) and ``group`` a strata column for CDDL/CDDPL; ``positive`` the favourable label (classification) and ``threshold``
     the value above which a regression outcome counts as positive for the bias metrics
     (default: the median label of the evaluation rows). ``immutable`` features are never
-    changed by counterfactuals (default: the facet). Seeded by ``seed`` (default: the run's)."""
-    from gxpml.validation.bias import bias_report
+    changed by counterfactuals (default: the facet). ``baseline`` names a finished run whose
+    model the candidate is compared with on the evaluation rows (paired bootstrap), non-inferior
+    within ``margin``. Seeded by ``seed`` (default: the run's)."""
+    from gxpml.validation.bias import bias_report, group_metrics_table
     from gxpml.validation.metrics import evaluate, predictions_of
     from gxpml.validation.report import build_document
 
@@ -418,12 +425,18 @@ def validate(
         raise InvalidInput(f"n_bootstrap must be a whole number >= 0, got {n_bootstrap!r}.")
     text = _read_text(Path(criteria) if isinstance(criteria, Path) else criteria)
     parsed: Criteria | None = parse_criteria(text) if text is not None else None  # bad criteria fail first
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < math.inf:
+        raise InvalidInput(f"margin must be a finite number >= 0, got {margin!r}.")
     run = ws.runs.get(run_id)
     chosen = _pick_model(run, model)
+    reference = ws.runs.get(baseline) if baseline is not None else None
+    reference_model = _pick_model(reference, None) if reference is not None else None
     folder = Path(out)
     with _steps(progress, 9) as step:
         step("loading the model (digest verified)")
         fitted = ws.runs.load_model(run.id, chosen.name)
+        other = ws.runs.load_model(reference.id, reference_model.name) \
+            if reference is not None and reference_model is not None else None
         source = _Data(ws, _dataset_ref(run, data))
         columns = [str(c["name"]) for c in source.version.columns]  # checked before any row is read
         label_column = _label(columns, label)
@@ -467,6 +480,17 @@ def validate(
             if split == evaluation_split:
                 positive_label = _positive(result.labels, positive)
 
+        comparison: dict[str, Any] | None = None
+        if other is not None and reference is not None:
+            from gxpml.validation.metrics import compare
+
+            other_features = _features(reference_model, other, columns, label_column) \
+                if reference_model is not None else features
+            result_cmp = compare(test[label_column], candidate=predictions_of(fitted, test[features], problem),
+                                 baseline=predictions_of(other, test[other_features], problem), margin=float(margin),
+                                 problem=problem, n_bootstrap=max(n_bootstrap, 1), seed=rng_seed)
+            comparison = {"baseline_run": reference.id, "baseline_model": reference_model.name if reference_model else None, "split": evaluation_split, **result_cmp.to_dict()}
+
         step("checking bias")
         bias: dict[str, Any] | None = None
         cut = threshold
@@ -492,6 +516,9 @@ def validate(
                     "outcome": ({"threshold": json_number(cut), "positive": f"{label_column} above {cut:g}"}
                                 if problem == "regression" else {"positive": f"{label_column} = {_plain(positive_label)}"})}
             lookup.update(_lookup_bias(report, evaluation_split))
+            table = group_metrics_table(frame, label=label_column, predicted=predicted_column, facet=facet, positive=1)
+            bias["groups"] = {"columns": [str(c) for c in table.columns],
+                              "rows": [[_cell(v) for v in row] for row in table.itertuples(index=False)]}
 
         step("uncertainty and calibration")
         calib = source.frame("validation") if source.has_split else test.sample(frac=0.5, random_state=rng_seed)
@@ -536,6 +563,7 @@ def validate(
             "judgements": [j.to_dict() for j in judgements],
             "passed": passed,
             "evaluation": evaluations,
+            "comparison": comparison,
             "bias": bias,
             "uncertainty": uncertainty,
             "explanations": explanations,
@@ -562,6 +590,11 @@ def validate(
             run.id, model=chosen.name, results=stored["results.json"], report_html=stored["report.html"],
             report_pdf=stored.get("report.pdf"), lock_id=lock.id if lock else None, dataset=source.ref, passed=passed)
     return ValidationOutcome(validation=record, lock=lock, judgements=judgements, results=results, out=folder)
+
+
+def _cell(value: Any) -> Any:
+    value = _plain(value)
+    return json_number(value) if isinstance(value, float) else value
 
 
 def _plain(value: Any) -> Any:
