@@ -5,14 +5,16 @@ post-training, CDDL/CDDPL over 5 strata, FT with its k-NN on 4 numeric features)
 a 1000-resample percentile interval. Synthetic data with a built-in bias, so the metrics are
 away from their ideal values. Also times the fairlearn group table on the same rows.
 
-    python bench/bias_bench.py [--rows 100000] [--resamples 1000] [--repeat 3]
+    python bench/bias_bench.py [--rows 100000] [--resamples 1000] [--repeat 3] [--out FILE]
 
-Prints the timings, the ratio to the target and the process's peak RSS.
+Prints the timings, the ratio to the target and the process's peak RSS; with ``--out``, also
+writes them as JSON (``bench/validation_bench.py`` runs this script that way).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -59,6 +61,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
     frame = synthetic(args.rows)
@@ -93,6 +96,18 @@ def main() -> None:
         shown = (f"{est.point:+.4f} [{est.lower:+.4f}, {est.upper:+.4f}]" if est is not None
                  and est.lower is not None and est.upper is not None else str(metric.reason))
         print(f"  {metric.name:<6} {shown}")
+    if args.out:
+        metrics = [{"name": m.name, "point": m.estimate.point if m.estimate else None,
+                    "lower": m.estimate.lower if m.estimate else None,
+                    "upper": m.estimate.upper if m.estimate else None} for m in report.facets[0].metrics]
+        figures = {"rows": args.rows, "resamples": args.resamples, "repeat": args.repeat,
+                   "metrics": len(metrics), "cpus": psutil.cpu_count(), "seconds_runs": timings,
+                   "best_s": best, "median_s": median, "target_s": TARGET_S, "met": median <= TARGET_S,
+                   "group_table_s": table_s, "group_table_rows": len(table),
+                   "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb(), "estimates": metrics}
+        with open(args.out, "w", encoding="utf-8") as out:
+            json.dump(figures, out, indent=2)
+            out.write("\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """gxpml benchmarks, run by hand (``make bench``), never by the test suite.
 
-Five benchmarks, each against a peer measured in the same run where there is one:
+Six benchmarks, each against a peer measured in the same run where there is one:
 
 ``writes``
     Audited single-row writes per second and per-write latency (p50/p99), on SQLite (with
@@ -32,6 +32,12 @@ Five benchmarks, each against a peer measured in the same run where there is one
     the create-run rate, ``ws.runs.list`` over 10,000 runs (target: <= 50 ms), registering a
     1 GiB Parquet file (target: peak RSS <= 500 MB) and lineage queries on a 1,000,000-node
     graph (target: <= 50 ms).
+
+``validation``
+    ``bench/validation_bench.py``: tree SHAP of 10,000 rows x 30 features for a 100-tree
+    gradient-boosted model (target: <= 10 s; against the Clarify-equivalent Kernel SHAP), all
+    bias metrics with 1,000 bootstrap resamples on 100,000 rows (target: <= 10 s), and the
+    whole ``validate(...)`` report with PDF on the bundled diabetes data (target: <= 60 s).
 
     .venv/bin/python bench/run.py                 # everything (several minutes)
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke run (~1 minute)
@@ -67,6 +73,7 @@ RESULTS = BENCH / "results" / "latest.json"
 ARTIFACTS_BENCH = BENCH / "artifacts_bench.py"
 SERVER_BENCH = BENCH / "server_bench.py"
 TRACKING_BENCH = BENCH / "tracking_bench.py"
+VALIDATION_BENCH = BENCH / "validation_bench.py"
 MIB = 1 << 20
 
 ADMIN = "admin"
@@ -622,6 +629,30 @@ def bench_tracking(ctx: Context) -> dict[str, Any]:
     return result
 
 
+def bench_validation(ctx: Context) -> dict[str, Any]:
+    """``bench/validation_bench.py`` in a subprocess (it runs shap_bench.py, bias_bench.py and its own worker)."""
+    out_file = ctx.tmp / "validation.json"
+    command = [sys.executable, str(VALIDATION_BENCH), "--out", str(out_file), "--dir", str(ctx.tmp / "validation")]
+    if ctx.args.quick:
+        command.append("--quick")
+    ctx.log(f"validation: {VALIDATION_BENCH.name}{' --quick' if ctx.args.quick else ''} (its log follows)")
+    lines: list[str] = []
+    with subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # its progress, live
+            lines.append(line)
+            ctx.console.print("    " + line.rstrip(), markup=False, highlight=False)
+    shutil.rmtree(ctx.tmp / "validation", ignore_errors=True)
+    if not out_file.exists():
+        raise RuntimeError(f"{VALIDATION_BENCH.name} failed (exit {proc.returncode}):\n{''.join(lines[-40:])}")
+    result: dict[str, Any] = json.loads(out_file.read_text())
+    result["exit_code"] = proc.returncode
+    result["command"] = " ".join(["python", "bench/validation_bench.py", *command[6:]])
+    (BENCH / "results").mkdir(exist_ok=True)
+    shutil.copyfile(out_file, BENCH / "results" / "validation.json")
+    return result
+
+
 # =========================================================================== targets & output
 
 
@@ -683,6 +714,9 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     tracking = results.get("tracking")
     if tracking:  # tracking_bench.py evaluates its own targets
         targets.extend(tracking.get("targets") or [])
+    validation = results.get("validation")
+    if validation:  # so does validation_bench.py
+        targets.extend(validation.get("targets") or [])
     return targets
 
 
@@ -774,6 +808,29 @@ def print_tables(console: Any, results: dict[str, Any], sections: list[str]) -> 
                 table.add_row(section, r.get("system", "gxpml"), r.get("backend", "SQLite"), r["operation"], figure,
                               f(r.get("vs_mlflow"), ".1f"))
         console.print(table)
+    if "validation" in sections and results.get("validation"):
+        va = results["validation"]
+        table = Table(title="Validation: SHAP, bias metrics, the whole report (bench/validation_bench.py)")
+        for col in ("section", "operation", "seconds", "peak RSS MB", "x Clarify kernel"):
+            table.add_column(col, justify="left" if col in ("section", "operation") else "right")
+        shap = va.get("shap")
+        for name, r in ((shap or {}).get("results") or {}).items():
+            table.add_row("shap", f"{name}, {r['rows']:,} rows x {r['features']} features, {r['trees']} trees"
+                          + (" (extrapolated)" if r.get("extrapolated") else ""), f(r["seconds"], ",.2f"),
+                          f(r["peak_rss_mb"]), f(r.get("speedup_vs_clarify_kernel"), ",.0f"))
+        bias = va.get("bias")
+        if bias:
+            table.add_row("bias", f"bias_report, {bias['metrics']} metrics, {bias['resamples']:,} resamples, "
+                          f"{bias['rows']:,} rows (median of {bias['repeat']})", f(bias["median_s"], ".2f"),
+                          f(bias["peak_rss_mb"]), "")
+        report = va.get("report")
+        if report:
+            table.add_row("report", f"validate(), diabetes data, n_bootstrap={report['n_bootstrap']:,}, PDF",
+                          f(report["seconds"], ".2f"), f(report["peak_rss_mb"]), "")
+            for p in report["phases"]:
+                if p["seconds"] >= 0.05 * report["seconds"]:
+                    table.add_row("", f"  of which: {p['step']}", f(p["seconds"], ".2f"), "", "")
+        console.print(table)
     targets = results.get("targets") or []
     if targets:
         quick = any(t.get("quick") for t in targets)
@@ -781,7 +838,7 @@ def print_tables(console: Any, results: dict[str, Any], sections: list[str]) -> 
         for col in ("target", "measured", "met"):
             table.add_column(col, justify="left" if col == "target" else "right")
         for t in targets:
-            spec = ",.2f" if t["unit"] in ("x", "ms") else ",.0f"
+            spec = ",.2f" if t["unit"] in ("x", "ms", "s") else ",.0f"
             table.add_row(t["target"] + (" *" if t.get("quick") else ""), f"{t['value']:{spec}} {t['unit']}",
                           "[green]yes" if t["met"] else "[red]NO")
         console.print(table)
@@ -799,7 +856,7 @@ class Context:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not representative")
-    parser.add_argument("--only", action="append", choices=("writes", "verify", "artifacts", "server", "tracking"),
+    parser.add_argument("--only", action="append", choices=("writes", "verify", "artifacts", "server", "tracking", "validation"),
                         help="run only this benchmark (repeatable)")
     parser.add_argument("-n", "--writes", type=int, default=None, help="writes per operation (default 5000)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed writes first (default 100)")
@@ -829,7 +886,7 @@ def main() -> None:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    sections = args.only or ["writes", "verify", "artifacts", "server", "tracking"]
+    sections = args.only or ["writes", "verify", "artifacts", "server", "tracking", "validation"]
 
     from rich.console import Console
 
@@ -863,7 +920,7 @@ def main() -> None:
         console.print(f"gxpml benchmarks{' (quick)' if args.quick else ''}: {', '.join(sections)}; "
                       f"{results['machine'].get('nproc')} CPUs, working in {tmp}")
         for name, fn in (("writes", bench_writes), ("verify", bench_verify), ("artifacts", bench_artifacts),
-                         ("server", bench_server), ("tracking", bench_tracking)):
+                         ("server", bench_server), ("tracking", bench_tracking), ("validation", bench_validation)):
             if name in sections:
                 results[name] = fn(ctx)
                 results[name]["quick"] = args.quick

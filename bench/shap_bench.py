@@ -19,8 +19,10 @@ own:
 
     python bench/shap_bench.py                 # full workload (~1 minute)
     python bench/shap_bench.py --rows 2000     # smaller
+    python bench/shap_bench.py --out FILE      # write the JSON elsewhere
 
-Prints a table and writes ``bench/results/shap.json``. Model fitting is not timed.
+Prints a table and writes ``bench/results/shap.json`` (or ``--out``). Model fitting is not
+timed. ``bench/validation_bench.py`` runs this script and includes its JSON.
 """
 
 from __future__ import annotations
@@ -112,7 +114,9 @@ def run_child(name: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--worker", name, "--rows", str(args.rows),
                "--features", str(args.features), "--trees", str(args.trees),
                "--kernel-rows", str(args.kernel_rows), "--background", str(args.background)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"worker {name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -124,6 +128,7 @@ def main() -> None:
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--kernel-rows", type=int, default=5)
     parser.add_argument("--background", type=int, default=20)
+    parser.add_argument("--out", default=str(RESULTS), help="JSON output (default bench/results/shap.json)")
     parser.add_argument("--worker", choices=WORKLOADS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -148,9 +153,10 @@ def main() -> None:
         ratio = kernel / results[name]["seconds"]
         results[name]["speedup_vs_clarify_kernel"] = ratio
         print(f"{name}: {ratio:,.0f}x faster than Clarify-equivalent Kernel SHAP")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"timestamp": time.time(), "results": results}, indent=2))
-    print(f"written {RESULTS}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"timestamp": time.time(), "results": results}, indent=2))
+    print(f"written {out}")
 
 
 if __name__ == "__main__":
