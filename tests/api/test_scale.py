@@ -41,6 +41,9 @@ CLIENT = textwrap.dedent("""
     url, token, client, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     request_ids = {}
     with Workspace.connect(url, token=token) as ws:
+        # A new connection per request: the kernel hands each to whichever worker accepts
+        # first, so all four get a share (a kept-alive connection stays with one worker).
+        ws._http.headers["Connection"] = "close"
         last = []
         ws._http.event_hooks["response"].append(lambda response: last.append(response.headers["x-request-id"]))
         for j in range(count):
