@@ -574,83 +574,48 @@ def bench_artifacts(ctx: Context) -> dict[str, Any]:
     return out
 
 
-def bench_server(ctx: Context) -> dict[str, Any]:
-    """``bench/server_bench.py`` in a subprocess (it starts and stops the servers itself)."""
-    out_file = ctx.tmp / "server.json"
-    command = [sys.executable, str(SERVER_BENCH), "--out", str(out_file), "--pg-url", ctx.args.pg_url,
-               "--dir", str(ctx.tmp / "server")]
+def _script(ctx: Context, name: str, script: Path, *, postgres: bool) -> dict[str, Any]:
+    """Run a standalone bench script (it starts its own servers, workers and databases) in a
+    subprocess, echo its log live, and return the JSON it wrote; also kept as
+    ``bench/results/NAME.json``, where the script writes it when run alone."""
+    out_file, scratch = ctx.tmp / f"{name}.json", ctx.tmp / name
+    options = ["--out", str(out_file), "--dir", str(scratch)]
+    if postgres:
+        options += ["--pg-url", ctx.args.pg_url] + (["--no-postgres"] if ctx.args.no_postgres else [])
     if ctx.args.quick:
-        command.append("--quick")
-    if ctx.args.no_postgres:
-        command.append("--no-postgres")
-    ctx.log(f"server: {SERVER_BENCH.name}{' --quick' if ctx.args.quick else ''} (its log follows)")
+        options.append("--quick")
+    ctx.log(f"{name}: {script.name}{' --quick' if ctx.args.quick else ''} (its log follows)")
     lines: list[str] = []
-    with subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+    with subprocess.Popen([sys.executable, str(script), *options], text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:  # its progress, live
             lines.append(line)
             ctx.console.print("    " + line.rstrip(), markup=False, highlight=False)
-    shutil.rmtree(ctx.tmp / "server", ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     if not out_file.exists():
-        raise RuntimeError(f"{SERVER_BENCH.name} failed (exit {proc.returncode}):\n{''.join(lines[-40:])}")
+        raise RuntimeError(f"{script.name} failed (exit {proc.returncode}):\n{''.join(lines[-40:])}")
     result: dict[str, Any] = json.loads(out_file.read_text())
     result["exit_code"] = proc.returncode
-    result["command"] = " ".join(["python", "bench/server_bench.py", *command[8:]])
-    # also keep it where server_bench.py writes it when run alone
+    result["command"] = " ".join(["python", f"bench/{script.name}", *options[4:]])
     (BENCH / "results").mkdir(exist_ok=True)
-    shutil.copyfile(out_file, BENCH / "results" / "server.json")
+    shutil.copyfile(out_file, BENCH / "results" / f"{name}.json")
     return result
+
+
+def bench_server(ctx: Context) -> dict[str, Any]:
+    """``bench/server_bench.py`` (the gxpml server against ``mlflow server``)."""
+    return _script(ctx, "server", SERVER_BENCH, postgres=True)
 
 
 def bench_tracking(ctx: Context) -> dict[str, Any]:
-    """``bench/tracking_bench.py`` in a subprocess (it spawns its own workers and databases)."""
-    out_file = ctx.tmp / "tracking.json"
-    command = [sys.executable, str(TRACKING_BENCH), "--out", str(out_file), "--pg-url", ctx.args.pg_url,
-               "--dir", str(ctx.tmp / "tracking")]
-    if ctx.args.quick:
-        command.append("--quick")
-    if ctx.args.no_postgres:
-        command.append("--no-postgres")
-    ctx.log(f"tracking: {TRACKING_BENCH.name}{' --quick' if ctx.args.quick else ''} (its log follows)")
-    lines: list[str] = []
-    with subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # its progress, live
-            lines.append(line)
-            ctx.console.print("    " + line.rstrip(), markup=False, highlight=False)
-    shutil.rmtree(ctx.tmp / "tracking", ignore_errors=True)
-    if not out_file.exists():
-        raise RuntimeError(f"{TRACKING_BENCH.name} failed (exit {proc.returncode}):\n{''.join(lines[-40:])}")
-    result: dict[str, Any] = json.loads(out_file.read_text())
-    result["exit_code"] = proc.returncode
-    result["command"] = " ".join(["python", "bench/tracking_bench.py", *command[8:]])
-    (BENCH / "results").mkdir(exist_ok=True)
-    shutil.copyfile(out_file, BENCH / "results" / "tracking.json")
-    return result
+    """``bench/tracking_bench.py`` (log_metric, runs, search, datasets, lineage against MLflow)."""
+    return _script(ctx, "tracking", TRACKING_BENCH, postgres=True)
 
 
 def bench_validation(ctx: Context) -> dict[str, Any]:
-    """``bench/validation_bench.py`` in a subprocess (it runs shap_bench.py, bias_bench.py and its own worker)."""
-    out_file = ctx.tmp / "validation.json"
-    command = [sys.executable, str(VALIDATION_BENCH), "--out", str(out_file), "--dir", str(ctx.tmp / "validation")]
-    if ctx.args.quick:
-        command.append("--quick")
-    ctx.log(f"validation: {VALIDATION_BENCH.name}{' --quick' if ctx.args.quick else ''} (its log follows)")
-    lines: list[str] = []
-    with subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # its progress, live
-            lines.append(line)
-            ctx.console.print("    " + line.rstrip(), markup=False, highlight=False)
-    shutil.rmtree(ctx.tmp / "validation", ignore_errors=True)
-    if not out_file.exists():
-        raise RuntimeError(f"{VALIDATION_BENCH.name} failed (exit {proc.returncode}):\n{''.join(lines[-40:])}")
-    result: dict[str, Any] = json.loads(out_file.read_text())
-    result["exit_code"] = proc.returncode
-    result["command"] = " ".join(["python", "bench/validation_bench.py", *command[6:]])
-    (BENCH / "results").mkdir(exist_ok=True)
-    shutil.copyfile(out_file, BENCH / "results" / "validation.json")
-    return result
+    """``bench/validation_bench.py`` (SHAP, bias metrics, the whole report)."""
+    return _script(ctx, "validation", VALIDATION_BENCH, postgres=False)
 
 
 # =========================================================================== targets & output
