@@ -135,3 +135,19 @@ def test_the_same_fitted_model_is_stored_as_the_same_bytes(workspace: Any, breas
     assert first.digest == second.digest != other.digest
     loaded = workspace.runs.load_model(run.id, "second")
     np.testing.assert_array_equal(loaded.predict(X_test), fit().predict(X_test))
+
+
+def test_a_lightgbm_model_is_logged_with_skops_and_loads_with_the_same_predictions(
+    workspace: Any, breast_cancer: tuple[Any, ...],
+) -> None:
+    from lightgbm import LGBMClassifier
+
+    X_train, X_test, y_train, _ = breast_cancer
+    model = LGBMClassifier(n_estimators=20, random_state=1, verbose=-1).fit(X_train, y_train)
+    with workspace.start_run(experiment="models") as run:
+        info = run.log_model(model, name="lgbm", input_example=X_test[:2])
+    assert (info.flavor, info.format) == ("lightgbm", "skops")
+    assert "lightgbm.basic.Booster" in info.trusted_types and "collections.OrderedDict" in info.trusted_types
+    assert info.vouched_types == ()  # nothing foreign: no one had to vouch
+    loaded = workspace.runs.load_model(run.id, "lgbm")
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))

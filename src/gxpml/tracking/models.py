@@ -3,7 +3,8 @@
 Models are saved with skops (``skops.io``), which stores an estimator's state without
 pickle and, on load, constructs only types it is told to trust. A type that skops does not
 trust by default is trusted automatically only when it comes from the model library itself
-(scikit-learn, XGBoost, LightGBM); any other (a function or class of the caller's code) must
+(scikit-learn, XGBoost, LightGBM) or is a plain standard-library container such as
+``OrderedDict``; any other (a function or class of the caller's code) must
 be vouched for explicitly with ``trusted=[...]``, and the record names it. A raw pickle,
 which can run any code when loaded, is written only with ``allow_pickle=True`` and read only
 with ``allow_pickle=True`` again.
@@ -22,10 +23,19 @@ from typing import Any
 
 from gxpml.errors import ConfigError, IntegrityError, InvalidInput
 
-__all__ = ["LIBRARY_PREFIXES", "SavedModel", "deserialize", "example_bytes", "serialize", "signature_of"]
+__all__ = ["LIBRARY_PREFIXES", "SavedModel", "needs_vouching", "deserialize", "example_bytes", "serialize", "signature_of"]
 
 #: Modules whose types skops may construct without the caller vouching for them.
 LIBRARY_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.")
+#: Plain data containers of the standard library that model libraries keep in their state
+#: (LightGBM's estimators hold an ``OrderedDict``); constructing one runs no caller code.
+STANDARD_DATA_TYPES = frozenset({"collections.OrderedDict"})
+
+
+def needs_vouching(type_name: str) -> bool:
+    """True for a type that neither its model library nor the standard library's plain data
+    containers account for: someone must review it and pass ``trusted=[...]``."""
+    return not type_name.startswith(LIBRARY_PREFIXES) and type_name not in STANDARD_DATA_TYPES
 _FLAVORS = (("xgboost", "xgboost"), ("lightgbm", "lightgbm"), ("sklearn", "sklearn"))
 
 
@@ -94,7 +104,7 @@ def serialize(model: Any, *, trusted: Sequence[str] | None = None, allow_pickle:
             ) from exc
         return _pickled(model, flavor, libraries)
     untrusted = untrusted_types(data)
-    unknown = [t for t in untrusted if not t.startswith(LIBRARY_PREFIXES) and t not in vouched]
+    unknown = [t for t in untrusted if needs_vouching(t) and t not in vouched]
     if unknown:
         if allow_pickle:
             return _pickled(model, flavor, libraries)

@@ -338,7 +338,7 @@ class Runs:
         after storing it). For skops files the trusted types are re-derived from the stored
         bytes here: a record cannot trust more than the file needs, nor a foreign type that
         nobody vouched for."""
-        from gxpml.tracking.models import LIBRARY_PREFIXES, untrusted_types
+        from gxpml.tracking.models import needs_vouching, untrusted_types
 
         check_key(name, "model")
         digest = parse_digest(digest)
@@ -353,7 +353,7 @@ class Runs:
             needed = untrusted_types(ws.artifacts.read_bytes(digest))
             if needed != trusted:
                 raise InvalidInput(f"The model file needs the trusted types {needed}, but the record names {trusted}.")
-            unvouched = [t for t in trusted if not t.startswith(LIBRARY_PREFIXES) and t not in vouched]
+            unvouched = [t for t in trusted if needs_vouching(t) and t not in vouched]
             if unvouched:
                 raise InvalidInput(f"The model holds types nobody vouched for: {', '.join(unvouched)}. Pass trusted=[...] naming them.")
         elif trusted or vouched:
