@@ -40,6 +40,16 @@ def test_csv_parquet_and_dataframe_of_the_same_data_have_the_same_digest(
     assert from_csv.artifact != from_parquet.artifact
 
 
+def test_a_polars_dataframe_has_the_digest_of_the_same_pandas_data(workspace: Any, diabetes: pd.DataFrame) -> None:
+    import polars as pl
+
+    from_polars = workspace.data.register("diabetes-polars", pl.from_pandas(diabetes))
+    from_pandas = workspace.data.register("diabetes-pandas", diabetes)
+    assert from_polars.digest == from_pandas.digest and from_polars.num_rows == 442
+    assert from_polars.columns == from_pandas.columns
+    assert workspace.data.load("diabetes-polars").equals(workspace.data.load("diabetes-pandas"))
+
+
 def test_a_one_byte_change_changes_the_digest(workspace: Any, files: dict[str, Path], tmp_path: Path) -> None:
     original = files["csv"].read_bytes()
     changed = tmp_path / "changed.csv"
