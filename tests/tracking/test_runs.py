@@ -314,3 +314,16 @@ def test_a_report_about_a_finished_run_is_linked_in_lineage(workspace: Any) -> N
         workspace.runs.attach_report("run_nope", digest, kind="reproduction")
     with pytest.raises(NotFound, match=r"No artifact sha256:0{64} in this workspace"):
         workspace.runs.attach_report(made.id, "0" * 64, kind="reproduction")
+
+
+def test_the_run_create_returns_is_the_run_recorded(workspace: Any) -> None:
+    from gxpml.tracking.records import RunSource
+
+    created = workspace.runs.create("returned", seed=3, name="r", tags={"b": "2", "a": "1"},
+                                    source=RunSource(entry_point="train.py", code_digest="ab" * 32, git_commit="c0ffee",
+                                                     git_dirty=False))
+    try:
+        assert created == workspace.runs.get(created.id)
+        assert list(created.tags) == ["a", "b"] and created.created_by == "admin"
+    finally:
+        workspace.runs.end(created.id)

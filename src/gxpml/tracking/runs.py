@@ -268,7 +268,14 @@ class Runs:
                 link(uow, f"code:{code}", run_node, "associated-with")
             if environment is not None:
                 link(uow, f"environment:{environment}", run_node, "associated-with")
-        return self.get(row["id"])
+        # A new run holds nothing but what was just written: no need to read it back.
+        return RunInfo(
+            id=row["id"], experiment=experiment, name=name, status=RunStatus.RUNNING, seed=seed,
+            created_by=ws.actor.username, started_at=row["started_at"], ended_at=None, error=None,
+            source=RunSource(environment_digest=environment, entry_point=entry_point, code_digest=code_digest,
+                             code_artifact=code_artifact, git_commit=commit, git_dirty=row["git_dirty"]),
+            tags=dict(sorted(checked_tags.items())),
+        )
 
     def log_batch(
         self, run_id: str, *, params: Mapping[str, Any] | None = None, metrics: Sequence[Metric] = (),
