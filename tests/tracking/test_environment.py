@@ -149,6 +149,20 @@ def test_an_untracked_script_in_a_repository_is_stored_too(
     assert run.source.git_dirty is True and run.source.code_artifact == sha256(script)
 
 
+@needs_git
+def test_a_repository_without_commits_records_no_commit_and_stores_the_file(
+    tmp_path: Path, run_script: Callable[[Path], str], workspace: Any,
+) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q")
+    script = fresh / "train.py"
+    script.write_text(SCRIPT)
+    run = workspace.runs.get(run_script(script))
+    assert run.source.git_commit is None and run.source.git_dirty is True
+    assert run.source.entry_point == "train.py" and run.source.code_artifact == sha256(script)
+
+
 def test_code_outside_git_is_stored(tmp_path: Path, run_script: Callable[[Path], str], workspace: Any) -> None:
     script = tmp_path / "loose" / "train.py"
     script.parent.mkdir()

@@ -102,10 +102,16 @@ def _git(folder: Path, *args: str) -> str | None:
 
 def _git_state(script: Path) -> dict[str, Any] | None:
     """Commit and dirty state of the repository holding ``script`` (None outside one)."""
-    root = _git(script.parent, "rev-parse", "--show-toplevel")
-    if root is None:
-        return None
-    commit = _git(script.parent, "rev-parse", "HEAD")  # None in a repository without commits
+    both = _git(script.parent, "rev-parse", "--show-toplevel", "HEAD")  # one process for the two
+    commit: str | None = None
+    lines = both.splitlines() if both is not None else []
+    if len(lines) == 2:
+        root, commit = lines
+    else:
+        found = _git(script.parent, "rev-parse", "--show-toplevel")  # a repository without commits?
+        if found is None:
+            return None
+        root = found
     status = _git(script.parent, "status", "--porcelain")
     relative = script.relative_to(Path(root).resolve()).as_posix() if script.is_relative_to(Path(root).resolve()) else None
     tracked = relative is not None and _git(script.parent, "ls-files", "--error-unmatch", relative) is not None
