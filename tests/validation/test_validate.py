@@ -93,6 +93,8 @@ def test_bad_input_is_refused_before_anything_is_recorded(ready: tuple[Any, str]
         validate(ws, "run_0000000000000000", criteria=CRITERIA, out=tmp_path)
     with pytest.raises(InvalidInput, match=r"Name the label column with --label"):
         validate(ws, run_id, criteria=CRITERIA, out=tmp_path)
+    with pytest.raises(InvalidInput, match=r"Immutable feature\(s\) \['height'\] are not model inputs"):
+        validate(ws, run_id, criteria=CRITERIA, out=tmp_path, label="progression", immutable=["height"])
     assert ws.validations.list(run_id) == [] and ws.validations.locks(run_id) == []  # nothing recorded
     running = ws.start_run(experiment="validation", seed=1)
     try:

@@ -411,8 +411,8 @@ def validate(
     read), judge the criteria and write ``results.json``, ``report.html`` and ``report.pdf``
     to ``out``; store them and record the validation. ``facet`` is the protected attribute
     (e.g. ``sex``) with ``facet_values`` its disfavoured value(s) (default: each value
-    against the rest) and ``group`` a strata column for CDDL/CDDPL; ``positive`` the favourable label (classification) and ``threshold``
-    the value above which a regression outcome counts as positive for the bias metrics
+    against the rest) and ``group`` a strata column for CDDL/CDDPL; ``positive`` the favourable
+    label (classification) and ``threshold`` the value above which a regression outcome counts as positive for the bias metrics
     (default: the median label of the evaluation rows). ``immutable`` features are never
     changed by counterfactuals (default: the facet). ``baseline`` names a finished run whose
     model the candidate is compared with on the evaluation rows (paired bootstrap), non-inferior
@@ -444,6 +444,10 @@ def validate(
         for role, column in (("facet", facet), ("group", group)):
             if column is not None and column not in columns:
                 raise InvalidInput(f"No {role} column {column!r} in the data; its columns are {columns}.")
+        fixed = list(immutable) if immutable is not None else ([facet] if facet in features else [])
+        unknown_fixed = [f for f in fixed if f not in features]
+        if unknown_fixed:
+            raise InvalidInput(f"Immutable feature(s) {unknown_fixed} are not model inputs; the inputs are {features}.")
         named = sorted({e.split for e in parsed.entries}) if parsed is not None else []
         unknown_splits = [s for s in named if s not in SPLITS]
         if unknown_splits:
@@ -489,7 +493,8 @@ def validate(
             result_cmp = compare(test[label_column], candidate=predictions_of(fitted, test[features], problem),
                                  baseline=predictions_of(other, test[other_features], problem), margin=float(margin),
                                  problem=problem, n_bootstrap=max(n_bootstrap, 1), seed=rng_seed)
-            comparison = {"baseline_run": reference.id, "baseline_model": reference_model.name if reference_model else None, "split": evaluation_split, **result_cmp.to_dict()}
+            comparison = {"baseline_run": reference.id, "split": evaluation_split, **result_cmp.to_dict(),
+                          "baseline_model": reference_model.name if reference_model else None}
 
         step("checking bias")
         bias: dict[str, Any] | None = None
@@ -529,10 +534,6 @@ def validate(
         uncertainty["ensemble"] = _ensemble(fitted, problem, train, test, features, label_column, rng_seed)
 
         step("explaining the model")
-        fixed = list(immutable) if immutable is not None else ([facet] if facet in features else [])
-        unknown_fixed = [f for f in fixed if f not in features]
-        if unknown_fixed:
-            raise InvalidInput(f"Immutable feature(s) {unknown_fixed} are not model inputs; the inputs are {features}.")
         explanations = _explanations(fitted, train, test, test[label_column], features, problem, fixed,
                                      positive_label, cut, rng_seed)
 
