@@ -412,8 +412,8 @@ def validate(
     to ``out``; store them and record the validation. ``facet`` is the protected attribute
     (e.g. ``sex``) with ``facet_values`` its disfavoured value(s) (default: each value
     against the rest) and ``group`` a strata column for CDDL/CDDPL; ``positive`` the favourable
-    label (classification) and ``threshold`` the value above which a regression outcome counts as positive for the bias metrics
-    (default: the median label of the evaluation rows). ``immutable`` features are never
+    label (classification) and ``threshold`` the value above which a regression outcome counts
+    as positive for the bias metrics (default: the median label of the evaluation rows). ``immutable`` features are never
     changed by counterfactuals (default: the facet). ``baseline`` names a finished run whose
     model the candidate is compared with on the evaluation rows (paired bootstrap), non-inferior
     within ``margin``. Seeded by ``seed`` (default: the run's)."""
