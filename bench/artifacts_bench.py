@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import peak_rss_mb
+
 RESULTS = Path(__file__).resolve().parent / "results" / "artifacts.json"
 MIB = 1 << 20
 
@@ -39,16 +41,6 @@ def make_file(path: Path, size_mb: int) -> None:
         for index in range(size_mb):
             block[:8] = index.to_bytes(8, "big")
             out.write(block)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS. Not ``ru_maxrss``: on Linux a child inherits its parent's
-    peak across fork and exec, which would hide the child's own growth."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 # -- one operation, in its own process ----------------------------------------------------

@@ -22,6 +22,7 @@ import time
 import numpy as np
 import pandas as pd
 import psutil
+from common import peak_rss_mb
 
 from gxpml.validation.bias import bias_report, group_metrics_table
 
@@ -42,18 +43,6 @@ def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:
     frame["facet"], frame["group"] = facet, group
     frame["label"], frame["predicted"] = label.astype(int), predicted.astype(int)
     return frame
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process (VmHWM on Linux; psutil's current RSS elsewhere)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float(psutil.Process(os.getpid()).memory_info().rss) / 2**20
 
 
 def main() -> None:

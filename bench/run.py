@@ -54,7 +54,6 @@ MB means MiB (2**20 bytes) throughout.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
@@ -67,6 +66,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import common
+from common import now, peak_rss_mb
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "latest.json"
@@ -93,21 +95,6 @@ FLAT_RSS_MB = 16.0
 # =========================================================================== helpers
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS (``VmHWM``). Not ``ru_maxrss``: on Linux that survives exec,
-    so a child would report its parent's peak if it was higher."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def percentiles(samples: list[float]) -> dict[str, float]:
     """p50 and p99 of latencies in seconds, as milliseconds."""
     if len(samples) < 2:
@@ -115,10 +102,6 @@ def percentiles(samples: list[float]) -> dict[str, float]:
         return {"p50_ms": value, "p99_ms": value}
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
     return {"p50_ms": cuts[49] * 1e3, "p99_ms": cuts[98] * 1e3}
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def make_file(path: Path, size_mb: int) -> None:
@@ -361,21 +344,8 @@ WORKERS = {
 
 
 def spawn(name: str, args: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
-    """Run worker ``name`` in a fresh interpreter; returns what it returned."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = Path(handle.name)
-    try:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", name, "--args", json.dumps(args), "--out", str(out)],
-            check=False, capture_output=True, text=True, timeout=timeout,
-        )
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            raise RuntimeError(f"worker {name} failed (exit {proc.returncode}):\n{tail}")
-        result: dict[str, Any] = json.loads(out.read_text())
-        return result
-    finally:
-        out.unlink(missing_ok=True)
+    """Run worker ``name`` of this script in a fresh interpreter; returns what it returned."""
+    return common.spawn(__file__, name, args, timeout=timeout)
 
 
 # =========================================================================== PostgreSQL

@@ -50,6 +50,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import now as _now
+
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "server.json"
 VENV_BIN = Path(sys.executable).parent
@@ -622,12 +624,6 @@ def main() -> None:
 
 def _interrupted(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

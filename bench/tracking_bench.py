@@ -51,12 +51,14 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import common
+from common import now as _now
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "tracking.json"
@@ -640,20 +642,7 @@ WORKERS = {
 
 def spawn(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Run worker ``name`` in a fresh interpreter; returns what it returned."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = Path(handle.name)
-    try:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", name, "--args", json.dumps(args), "--out", str(out)],
-            check=False, capture_output=True, text=True,
-        )
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            raise RuntimeError(f"worker {name} failed (exit {proc.returncode}):\n{tail}")
-        result: dict[str, Any] = json.loads(out.read_text())
-        return result
-    finally:
-        out.unlink(missing_ok=True)
+    return common.spawn(__file__, name, args)
 
 
 # =========================================================================== benchmark
@@ -991,12 +980,6 @@ def _version(name: str) -> str | None:
         return version(name)
     except Exception:  # noqa: BLE001
         return None
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

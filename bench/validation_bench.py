@@ -34,7 +34,6 @@ and includes that file in ``bench/results/latest.json``. MB means MiB.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import shutil
@@ -44,6 +43,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import common
+from common import now as _now
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "validation.json"
@@ -66,10 +68,6 @@ CRITERIA = """
 """
 
 sys.path.insert(0, str(BENCH))
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def rss_mb(field: str = "VmHWM") -> float:
@@ -282,18 +280,8 @@ def section_report(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def spawn(name: str, a: dict[str, Any]) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = Path(handle.name)
-    try:
-        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--args", json.dumps(a), "--out", str(out)],
-                              check=False, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
-            raise RuntimeError(f"worker {name} failed (exit {proc.returncode}):\n{tail}")
-        result: dict[str, Any] = json.loads(out.read_text())
-        return result
-    finally:
-        out.unlink(missing_ok=True)
+    """Run worker ``name`` in a fresh interpreter; returns what it returned."""
+    return common.spawn(__file__, name, a)
 
 
 # =========================================================================== targets & output
