@@ -39,9 +39,9 @@ def step(text: str) -> None:
     console.print(f"[bold cyan]▸[/] {text}")
 
 
-def _train_two_models(ws: Workspace) -> str:
+def _train_two_models(ws: Workspace) -> tuple[str, str]:
     """Two seeded models in tracked runs on the training split, scored on validation;
-    returns the better model's id."""
+    returns the better model's id and its run."""
     from sklearn.ensemble import GradientBoostingRegressor
     from sklearn.linear_model import Ridge
     from sklearn.metrics import mean_absolute_error, r2_score

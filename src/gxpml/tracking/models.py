@@ -23,7 +23,7 @@ from typing import Any
 
 from gxpml.errors import ConfigError, IntegrityError, InvalidInput
 
-__all__ = ["LIBRARY_PREFIXES", "SavedModel", "needs_vouching", "deserialize", "example_bytes", "serialize", "signature_of"]
+__all__ = ["LIBRARY_PREFIXES", "SavedModel", "deserialize", "example_bytes", "needs_vouching", "serialize", "signature_of"]
 
 #: Modules whose types skops may construct without the caller vouching for them.
 LIBRARY_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.")

@@ -98,7 +98,6 @@ class ReproReport:
     tolerance: float
     checks: tuple[Check, ...]
     report_digest: str | None = None
-    lineage_recorded: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -114,7 +113,7 @@ class ReproReport:
             "original_run": self.original_run, "reproduced_run": self.reproduced_run,
             "code_from": self.code_from, "tolerance": self.tolerance, "matched": self.matched,
             "checks": [asdict(c) for c in self.checks], "report_digest": self.report_digest,
-            "lineage_recorded": self.lineage_recorded, "notes": list(self.notes),
+            "notes": list(self.notes),
         }
 
 
@@ -299,7 +298,7 @@ def _store(ws: AnyWorkspace, report: ReproReport) -> ReproReport:
     data = canonical_json(report.to_dict()).encode("utf-8")
     info = ws.artifacts.put(data, name=f"reproduce-{report.original_run}-{report.reproduced_run}.json")
     ws.runs.attach_report(report.original_run, info.digest, kind="reproduction", produced_by=report.reproduced_run)
-    return ReproReport(**{**report.__dict__, "report_digest": info.digest, "lineage_recorded": True})
+    return ReproReport(**{**report.__dict__, "report_digest": info.digest})
 
 
 def reproduce(

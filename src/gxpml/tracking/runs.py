@@ -24,9 +24,9 @@ from gxpml.lineage.graph import link
 from gxpml.store.tables import ArtifactRecord, User
 from gxpml.store.uow import UnitOfWork
 from gxpml.tracking.records import (
-    REPORT_KINDS,
     ARTIFACT_KINDS,
     MODEL_FORMATS,
+    REPORT_KINDS,
     SPLITS,
     ArtifactLink,
     InputInfo,

@@ -29,6 +29,7 @@ from gxpml.reports import (
     SignatureLine,
     Table,
 )
+from gxpml.reports.document import format_value
 
 __all__ = ["SECTION_TITLES", "build_document"]
 
@@ -50,12 +51,11 @@ def _num(value: Any) -> float | None:
 
 
 def _fmt(value: Any) -> str:
+    """A results.json number as the tables show it (the reports' own format, with ±∞)."""
     number = _num(value)
-    if number is None or math.isnan(number):
-        return "—"
-    if math.isinf(number):
+    if number is not None and math.isinf(number):
         return "∞" if number > 0 else "−∞"
-    return f"{number:.4g}"
+    return format_value(number)
 
 
 def _interval(estimate: Mapping[str, Any] | None) -> str:

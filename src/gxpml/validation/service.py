@@ -66,13 +66,10 @@ class Validations:
         ws._db.authorize(ws.actor, "model.validate")
         with ws._db.read() as session:
             self._validatable(session, run_id)
-            same = session.scalars(select(CriteriaLock).where(CriteriaLock.run_id == run_id,
-                                                              CriteriaLock.digest == parsed.digest)
-                                   .order_by(CriteriaLock.locked_at.desc())).first()
             latest = session.scalars(select(CriteriaLock).where(CriteriaLock.run_id == run_id)
                                      .order_by(CriteriaLock.locked_at.desc())).first()
-            if same is not None and latest is not None and latest.id == same.id:
-                return _lock_info(session, same)
+            if latest is not None and latest.digest == parsed.digest:  # the criteria in force already
+                return _lock_info(session, latest)
         stored = ws.artifacts.put(parsed.canonical().encode("utf-8"), name=f"criteria-{run_id}.json").digest
         with ws._db.write(ws.actor, "validation.lock", permission="model.validate") as uow:
             self._validatable(uow.session, run_id)

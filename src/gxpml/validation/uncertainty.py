@@ -19,9 +19,8 @@ Everything random is seeded from ``random_state``: the same call twice gives the
 
 from __future__ import annotations
 
-import warnings
-
 import math
+import warnings
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal

@@ -297,7 +297,11 @@ def _uncertainty(model: Any, problem: str, calib: pd.DataFrame, test: pd.DataFra
         except InvalidInput as exc:  # e.g. too few calibration rows in a group: say so in the report
             out["mondrian"] = {"error": exc.message}
     if problem != "regression":
-        from gxpml.validation.calibration import IsotonicCalibration, TemperatureScaling, reliability_diagram
+        from gxpml.validation.calibration import (
+            IsotonicCalibration,
+            TemperatureScaling,
+            reliability_diagram,
+        )
 
         proba = model.predict_proba(X_test)
         out["calibration"] = {"before": reliability_diagram(y_test, proba, classes=list(model.classes_)).to_dict()}
@@ -423,7 +427,7 @@ def validate(
 
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
         raise InvalidInput(f"n_bootstrap must be a whole number >= 0, got {n_bootstrap!r}.")
-    text = _read_text(Path(criteria) if isinstance(criteria, Path) else criteria)
+    text = _read_text(criteria)
     parsed: Criteria | None = parse_criteria(text) if text is not None else None  # bad criteria fail first
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < math.inf:
         raise InvalidInput(f"margin must be a finite number >= 0, got {margin!r}.")
@@ -474,7 +478,8 @@ def validate(
         positive_label: Any = None
         for split in splits:
             frame = source.frame(split)
-            _check_missing(fitted, frame, features, label_column, split)
+            if split != evaluation_split:  # that one was checked before the model's kind was read
+                _check_missing(fitted, frame, features, label_column, split)
             predictions = predictions_of(fitted, frame[features], problem)
             groups = {facet: frame[facet].astype(str)} if facet is not None else None
             result = evaluate(frame[label_column], **predictions.as_kwargs(), problem=problem, groups=groups,
@@ -488,13 +493,13 @@ def validate(
         if other is not None and reference is not None:
             from gxpml.validation.metrics import compare
 
-            other_features = _features(reference_model, other, columns, label_column) \
-                if reference_model is not None else features
+            assert reference_model is not None
+            other_features = _features(reference_model, other, columns, label_column)
             result_cmp = compare(test[label_column], candidate=predictions_of(fitted, test[features], problem),
                                  baseline=predictions_of(other, test[other_features], problem), margin=float(margin),
                                  problem=problem, n_bootstrap=max(n_bootstrap, 1), seed=rng_seed)
             comparison = {"baseline_run": reference.id, "split": evaluation_split, **result_cmp.to_dict(),
-                          "baseline_model": reference_model.name if reference_model else None}
+                          "baseline_model": reference_model.name}
 
         step("checking bias")
         bias: dict[str, Any] | None = None
